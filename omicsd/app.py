@@ -1,0 +1,117 @@
+"""Composition root: build the services, the ASGI application and (later) the scheduler from settings.
+
+Owns: wiring. Everything is constructed here and handed down; no module reaches for globals.
+Must not: hold behaviour of its own beyond routing the few non-API paths (``/health``, exports).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from omicsd import __version__
+from omicsd.blobs import open_store as open_blobs
+from omicsd.config import Settings
+from omicsd.domain.ids import Arns
+from omicsd.protocol import asgi, exports
+from omicsd.protocol import model as wire_model
+from omicsd.protocol.handlers import build as build_handlers
+from omicsd.protocol.handlers._common import EXPORT_PREFIX
+from omicsd.services import Services
+from omicsd.services.tags import TagService
+from omicsd.services.workflows import WorkflowService
+from omicsd.store import open_store
+from omicsd.store import workflows as workflow_store
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the store and blobs and build every service."""
+    data = settings.data_path
+    data.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.store_url)
+    blobs = open_blobs(root=settings.buckets_path, s3_endpoint_url=settings.blobs.s3_endpoint_url)
+    arns = Arns(region=settings.identity.region, account_id=settings.identity.account_id)
+    workflows = WorkflowService(
+        store,
+        arns=arns,
+        blobs=blobs,
+        definitions_dir=data / "definitions",
+        repositories_root=settings.repositories.root,
+    )
+    tags = TagService(store, arns=arns)
+    tags.register(
+        "workflow", lambda conn, ref: workflow_store.get(conn, ref.resource_id, ref.version_name or "") is not None
+    )
+    return Services(arns=arns, principal_arn=settings.identity.caller_arn, workflows=workflows, tags=tags)
+
+
+def build_app(settings: Settings, services: Services | None = None) -> OmicsdApp:
+    """The ASGI application ``omicsd serve`` runs."""
+    return OmicsdApp(settings, services or build_services(settings))
+
+
+class OmicsdApp:
+    """Dispatch ``/health`` and export downloads; everything else is the AWS API."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        self.settings = settings
+        self.services = services
+        self.api = asgi.new(
+            model=wire_model.load("omics"),
+            handlers=build_handlers(services),
+            strict=settings.server.strict_output,
+        )
+        self.exports = exports.router(services)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        """ASGI entry point."""
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path = scope.get("path", "")
+        if kind == "http" and path == "/health":
+            body = json.dumps({"status": "ok", "version": __version__}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        elif kind == "http" and path.startswith(EXPORT_PREFIX + "/"):
+            await self.exports(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.startup()
+                except Exception as exc:  # reported to the server, which exits
+                    logger.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def startup(self) -> None:
+        """Resume interrupted background work."""
+        resumed = self.services.workflows.resume()
+        if resumed:
+            logger.info("workflow.resume count=%d", resumed)
+
+    def shutdown(self) -> None:
+        """Stop background work cleanly."""
+        self.services.close()

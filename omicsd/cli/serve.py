@@ -1,0 +1,44 @@
+"""``omicsd serve``: run the ASGI app under uvicorn until Ctrl-C (or SIGTERM), then stop cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from omicsd import config
+
+logger = logging.getLogger(__name__)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the server with the settings the flags, environment and config file give."""
+    import uvicorn
+
+    from omicsd.app import build_app
+
+    settings = config.load(
+        {
+            "server": {"host": args.host, "port": args.port, "data_dir": args.data_dir},
+            "store": {"url": args.db},
+        },
+        config_file=args.config,
+    )
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level=args.log_level,
+            access_log=args.log_level == "debug",
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        pass
+    logger.info("omicsd stopped")
+    return 0

@@ -1,0 +1,32 @@
+"""Use cases and transaction boundaries: the only code that writes state.
+
+Owns: :class:`Services`, the bundle of per-resource services the protocol handlers and the scheduler call.
+Must not: know the wire format (protocol does) or run engines (the scheduler does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omicsd.domain.callers import Caller
+from omicsd.domain.ids import Arns
+from omicsd.services.tags import TagService
+from omicsd.services.workflows import WorkflowService
+
+
+@dataclass
+class Services:
+    """Every service, built once by the composition root (:func:`omicsd.app.build_services`)."""
+
+    arns: Arns
+    principal_arn: str
+    workflows: WorkflowService
+    tags: TagService
+
+    def caller(self, access_key_id: str | None) -> Caller:
+        """The caller behind a request signed with ``access_key_id`` (unsigned requests share one caller)."""
+        return Caller(account_id=self.arns.account_id, principal_arn=self.principal_arn, key=access_key_id or "-")
+
+    def close(self) -> None:
+        """Finish background work and release resources."""
+        self.workflows.close()
