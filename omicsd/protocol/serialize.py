@@ -1,0 +1,261 @@
+"""An operation's output dict (member names) → HTTP status, headers and body, strictly by the output shape.
+
+Owns: the per-operation :class:`OutputPlan` (status from ``http.responseCode``, which members go to headers,
+payload or JSON body) and the output walk: ``datetime`` → ISO-8601 UTC with milliseconds and ``Z`` for
+``iso8601`` timestamps (epoch seconds or RFC 822 where the shape or location says so), ``bytes`` → base64
+for blobs, ``None`` → member omitted, documents as they are.
+
+Strict mode (on in tests) turns handler mistakes into :class:`OutputShapeError` naming the operation and the
+member path: a key the shape does not have, a required member missing, a value of the wrong type or outside
+the enum. Lengths, ranges and patterns are never checked on output: real data exceeds them.
+
+Must not: call handlers, render errors, or validate input.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import format_datetime
+from typing import Any
+
+from omicsd.errors import InternalError
+from omicsd.protocol._shapes import Compiler, Member, Node
+
+logger = logging.getLogger(__name__)
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+class OutputShapeError(InternalError):
+    """A handler returned a response that does not match the operation's output shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A rendered response, before the transport adds request id and content length."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class OutputPlan:
+    """Where each output member of one operation goes (computed once per operation)."""
+
+    def __init__(self, operation_model: Any, compiler: Compiler, *, protocol: str = "rest-json") -> None:
+        """Build the plan.
+
+        Args:
+            operation_model: The botocore ``OperationModel``.
+            compiler: The shape compiler of the operation's service.
+            protocol: ``"rest-json"`` or ``"json"`` (status always 200, everything in the body).
+        """
+        self.operation: str = operation_model.name
+        rest = protocol == "rest-json"
+        self.status: int = int(operation_model.http.get("responseCode", 200)) if rest else 200
+        if rest:
+            self.content_type = JSON_CONTENT_TYPE
+        else:
+            version = operation_model.service_model.metadata.get("jsonVersion", "1.0")
+            self.content_type = f"application/x-amz-json-{version}"
+        shape = operation_model.output_shape
+        self.node: Node | None = compiler.compile(shape) if shape is not None else None
+        self.headers: dict[str, Member] = {}
+        self.status_member: str | None = None
+        self.payload: Member | None = None
+        payload_name = shape.serialization.get("payload") if rest and shape is not None else None
+        if self.node is not None and rest:
+            for member in self.node.members.values():
+                if member.name == payload_name:
+                    self.payload = member
+                elif member.location in ("header", "headers"):
+                    self.headers[member.name] = member
+                elif member.location == "statusCode":
+                    self.status_member = member.name
+
+
+def serialize(plan: OutputPlan, output: Mapping[str, Any] | None, *, strict: bool = False) -> HttpResponse:
+    """Render an operation's output.
+
+    Args:
+        plan: The operation's output plan.
+        output: The handler's result keyed by member name (None means empty).
+        strict: Raise :class:`OutputShapeError` on unknown keys, missing required members, wrong types or
+            values outside an enum instead of passing them through.
+
+    Returns:
+        Status, headers and body.
+
+    Raises:
+        OutputShapeError: In strict mode, when the output does not match the shape.
+    """
+    problems: list[str] = []
+    output = output or {}
+    node = plan.node
+    if node is None:
+        if strict and output:
+            problems.append(f"unknown members {sorted(output)} (the operation has no output)")
+            _raise(plan, problems)
+        return HttpResponse(plan.status, (), b"")
+    status = plan.status
+    headers: list[tuple[str, str]] = []
+    body_values: dict[str, Any] = {}
+    payload = plan.payload
+    for key, value in output.items():
+        if payload is not None and key == payload.name:
+            continue
+        if value is not None and key in plan.headers:
+            headers.extend(_header(plan.headers[key], value))
+        elif key == plan.status_member and isinstance(value, int):
+            status = value
+        else:
+            body_values[key] = value
+    walker = _Walker(strict, problems)
+    if payload is not None:
+        body, content_type = _payload(payload, output.get(payload.name), walker)
+    else:
+        for key in output:
+            if key not in node.members and strict:
+                problems.append(f"unknown member '{key}'")
+        encoded = walker.structure(node, body_values, "", top=True)
+        body, content_type = json.dumps(encoded, separators=(",", ":")).encode(), plan.content_type
+    if strict:
+        for name in node.required:
+            if output.get(name) is None:
+                problems.append(f"required member '{name}' is missing")
+    if problems:
+        _raise(plan, problems)
+    if status == 204:
+        return HttpResponse(status, tuple(headers), b"")
+    if content_type:
+        headers.append(("content-type", content_type))
+    return HttpResponse(status, tuple(headers), body)
+
+
+def format_timestamp(value: dt.datetime | float, fmt: str | None) -> str | float:
+    """Render a timestamp as ``iso8601`` (``2024-01-02T03:04:05.123Z``), ``unixTimestamp`` or ``rfc822``."""
+    if isinstance(value, int | float):
+        value = dt.datetime.fromtimestamp(value, dt.UTC)
+    value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    fmt = (fmt or "iso8601").lower()
+    if fmt == "unixtimestamp":
+        return round(value.timestamp(), 3)
+    if fmt == "rfc822":
+        return format_datetime(value, usegmt=True)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _raise(plan: OutputPlan, problems: list[str]) -> None:
+    detail = "; ".join(problems)
+    logger.error("output.invalid operation=%s problems=%s", plan.operation, detail)
+    raise OutputShapeError(f"{plan.operation} returned an output that does not match its shape: {detail}")
+
+
+def _header(member: Member, value: Any) -> list[tuple[str, str]]:
+    if member.location == "headers":
+        return [(member.wire + str(k), str(v)) for k, v in value.items()]
+    kind = member.node.type
+    if kind == "timestamp" and isinstance(value, dt.datetime | int | float):
+        text = str(format_timestamp(value, member.timestamp_format or "rfc822"))
+    elif kind == "boolean":
+        text = "true" if value else "false"
+    elif kind == "list":
+        text = ",".join(str(v) for v in value)
+    else:
+        text = str(value)
+    return [(member.wire.lower(), text)]
+
+
+def _payload(member: Member, value: Any, walker: _Walker) -> tuple[bytes, str | None]:
+    kind = member.node.type
+    if value is None:
+        return b"", None
+    if kind == "blob":
+        if isinstance(value, bytes | bytearray):
+            return bytes(value), "application/octet-stream"
+        walker.problems.append(f"payload member '{member.name}' must be bytes")
+        return b"", None
+    if kind == "string":
+        return str(value).encode(), "text/plain"
+    encoded = walker.value(member.node, value, member.name, member.timestamp_format)
+    return json.dumps(encoded, separators=(",", ":")).encode(), JSON_CONTENT_TYPE
+
+
+class _Walker:
+    """Encodes values by shape; in strict mode records every mismatch in ``problems``."""
+
+    def __init__(self, strict: bool, problems: list[str]) -> None:
+        self.strict = strict
+        self.problems = problems
+
+    def structure(self, node: Node, value: Any, path: str, *, top: bool = False) -> Any:
+        if node.document:
+            return value
+        if not isinstance(value, Mapping):
+            return self._bad(value, path, "a structure (mapping)")
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            member = node.members.get(key)
+            if member is None:
+                if self.strict and not top:
+                    self.problems.append(f"unknown member '{_join(path, key)}'")
+                continue
+            if item is None:
+                continue
+            out[member.wire] = self.value(member.node, item, _join(path, key), member.timestamp_format)
+        if self.strict and not top:
+            for name in node.required:
+                if value.get(name) is None:
+                    self.problems.append(f"required member '{_join(path, name)}' is missing")
+        return out
+
+    def value(self, node: Node, value: Any, path: str, ts_format: str | None) -> Any:
+        kind = node.type
+        if kind == "structure":
+            return self.structure(node, value, path)
+        if kind == "list":
+            if not isinstance(value, list | tuple):
+                return self._bad(value, path, "a list")
+            assert node.member is not None
+            return [self.value(node.member, v, f"{path}[{i}]", None) for i, v in enumerate(value)]
+        if kind == "map":
+            if not isinstance(value, Mapping):
+                return self._bad(value, path, "a map")
+            assert node.value is not None
+            return {str(k): self.value(node.value, v, f"{path}.{k}", None) for k, v in value.items()}
+        if kind == "timestamp":
+            if isinstance(value, dt.datetime) or (not self.strict and isinstance(value, int | float)):
+                return format_timestamp(value, ts_format or node.timestamp_format or "unixtimestamp")
+            return self._bad(value, path, "a datetime")
+        if kind == "blob":
+            if isinstance(value, bytes | bytearray):
+                return base64.b64encode(value).decode("ascii")
+            return self._bad(value, path, "bytes")
+        if kind == "string":
+            if not isinstance(value, str):
+                return self._bad(value, path, "a string")
+            if self.strict and node.enum is not None and value not in node.enum:
+                self.problems.append(f"'{path}' value {value!r} is not one of {list(node.enum)}")
+            return value
+        if kind in ("integer", "long"):
+            return value if isinstance(value, int) and not isinstance(value, bool) else self._bad(value, path, "an int")
+        if kind in ("float", "double"):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            return value if ok else self._bad(value, path, "a number")
+        if kind == "boolean":
+            return value if isinstance(value, bool) else self._bad(value, path, "a bool")
+        return value
+
+    def _bad(self, value: Any, path: str, expected: str) -> Any:
+        if self.strict:
+            self.problems.append(f"'{path}' must be {expected}, got {type(value).__name__} {value!r:.80}")
+        return value
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
