@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from omicsd import __version__
 from omicsd.blobs import open_store as open_blobs
 from omicsd.config import Settings
 from omicsd.domain.ids import Arns
+from omicsd.engines.spec import ExecutorSpec
+from omicsd.logs.files import LogWriter
 from omicsd.protocol import asgi, exports
 from omicsd.protocol import model as wire_model
 from omicsd.protocol.handlers import build as build_handlers
 from omicsd.protocol.handlers._common import EXPORT_PREFIX
+from omicsd.scheduler.loop import Scheduler, SchedulerConfig
 from omicsd.services import Services
+from omicsd.services.run_events import RunEventApplier
+from omicsd.services.runs import RunPolicy, RunService
 from omicsd.services.tags import TagService
+from omicsd.services.tasks import TaskService
 from omicsd.services.workflows import WorkflowService
 from omicsd.store import open_store
+from omicsd.store import runs as run_store
 from omicsd.store import workflows as workflow_store
 
 logger = logging.getLogger(__name__)
@@ -43,11 +51,56 @@ def build_services(settings: Settings) -> Services:
         definitions_dir=data / "definitions",
         repositories_root=settings.repositories.root,
     )
+    runs = RunService(
+        store,
+        arns=arns,
+        logs=LogWriter(data / "logs"),
+        policy=RunPolicy(
+            max_stored_runs=settings.runs.max_stored_runs,
+            default_storage_type=settings.runs.default_storage_type,
+            default_storage_capacity=settings.runs.default_storage_capacity,
+        ),
+    )
+    tasks = TaskService(store, arns=arns)
     tags = TagService(store, arns=arns)
     tags.register(
         "workflow", lambda conn, ref: workflow_store.get(conn, ref.resource_id, ref.version_name or "") is not None
     )
-    return Services(arns=arns, principal_arn=settings.identity.caller_arn, workflows=workflows, tags=tags)
+    tags.register("run", lambda conn, ref: run_store.get(conn, ref.resource_id) is not None)
+    return Services(
+        arns=arns,
+        principal_arn=settings.identity.caller_arn,
+        workflows=workflows,
+        tags=tags,
+        runs=runs,
+        tasks=tasks,
+        run_events=RunEventApplier(runs, tasks),
+    )
+
+
+def build_scheduler(settings: Settings, services: Services) -> Scheduler:
+    """The scheduler that admits and supervises runs."""
+    executor = settings.executor
+    max_active = settings.runs.max_concurrent_runs or max(4, 2 * (os.cpu_count() or 1))
+    return Scheduler(
+        services,
+        SchedulerConfig(
+            data_dir=settings.data_path,
+            buckets_root=settings.buckets_path,
+            s3_endpoint_url=settings.blobs.s3_endpoint_url,
+            region=settings.identity.region,
+            account=settings.identity.account_id,
+            executor=ExecutorSpec(
+                name=executor.name,
+                cpus=executor.cpus,
+                memory_gib=executor.memory_gib,
+                gpus=executor.gpus,
+                network_isolation=executor.network_isolation,
+            ),
+            max_active_runs=max_active,
+            higher_first=settings.runs.priority_order != "lower-first",
+        ),
+    )
 
 
 def build_app(settings: Settings, services: Services | None = None) -> OmicsdApp:
@@ -67,6 +120,7 @@ class OmicsdApp:
             strict=settings.server.strict_output,
         )
         self.exports = exports.router(services)
+        self.scheduler = build_scheduler(settings, services) if settings.server.scheduler else None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         """ASGI entry point."""
@@ -111,7 +165,11 @@ class OmicsdApp:
         resumed = self.services.workflows.resume()
         if resumed:
             logger.info("workflow.resume count=%d", resumed)
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     def shutdown(self) -> None:
-        """Stop background work cleanly."""
+        """Stop background work cleanly (run drivers keep going and are re-attached on the next start)."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.services.close()

@@ -82,7 +82,7 @@ class RunSettings:
     priority_order: str = "higher-first"
     """``higher-first`` (0 is the lowest priority) or ``lower-first`` (1 is the highest, as one API text says)."""
     max_concurrent_runs: int = 0
-    """Active runs at once across all queues; 0 means no limit beyond the executor's capacity."""
+    """Runs whose engine drivers run at once; 0 picks max(4, 2 x CPUs). Tasks are limited by the executor."""
 
 
 @dataclass(frozen=True)

@@ -121,10 +121,13 @@ def app(settings: Settings, services: Services) -> OmicsdApp:
 
 
 @pytest.fixture
-def client(app: OmicsdApp) -> Any:
-    """A real boto3 ``omics`` client talking to the app in process."""
+def client(app: OmicsdApp) -> Iterator[Any]:
+    """A real boto3 ``omics`` client talking to the app in process (scheduler running)."""
     app.startup()
-    return client_for_app(app)
+    try:
+        yield client_for_app(app)
+    finally:
+        app.shutdown()
 
 
 @pytest.fixture

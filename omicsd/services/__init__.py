@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 from omicsd.domain.callers import Caller
 from omicsd.domain.ids import Arns
+from omicsd.services.run_events import RunEventApplier
+from omicsd.services.runs import RunService
 from omicsd.services.tags import TagService
+from omicsd.services.tasks import TaskService
 from omicsd.services.workflows import WorkflowService
 
 
@@ -22,6 +25,9 @@ class Services:
     principal_arn: str
     workflows: WorkflowService
     tags: TagService
+    runs: RunService
+    tasks: TaskService
+    run_events: RunEventApplier
 
     def caller(self, access_key_id: str | None) -> Caller:
         """The caller behind a request signed with ``access_key_id`` (unsigned requests share one caller)."""

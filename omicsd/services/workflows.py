@@ -391,4 +391,3 @@ def _read_json_uri(uri: str, blobs: ObjectStore) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DefinitionError(f"{uri} must hold a JSON object")
     return data
-

@@ -1,0 +1,269 @@
+"""The scheduler: admit PENDING runs, launch their drivers, apply journal events, finish runs, survive restarts.
+
+Owns: :class:`Scheduler`, one thread that loops over
+
+1. **admit** — claim PENDING runs in priority order (PENDING -> STARTING), up to the concurrent-run limit,
+   prepare each run directory (definition unpacked, ``spec.json``) and start its driver;
+2. **supervise** — for every active run, read new journal lines (a ``stat`` per run when nothing changed) and
+   apply them through :class:`~omicsd.services.run_events.RunEventApplier`; send SIGTERM to drivers of runs
+   being cancelled (SIGKILL if they ignore it); fail runs whose driver died without finishing them;
+3. **sleep** until woken (a new run, a cancel) or a short tick (20 ms while runs are active, 0.5 s idle).
+
+:meth:`Scheduler.recover` runs first: drivers that outlived a previous server are re-attached by pid and start
+time, journals are replayed from the stored offset, and runs whose driver is gone are failed with a reason,
+so no run stays active forever.
+Must not: write the database except through services.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from omicsd.domain.runs import RunRecord
+from omicsd.domain.states import RUN_TERMINAL, RunStatus
+from omicsd.engines.definition import unpack_definition
+from omicsd.engines.journal import journal_path, read_events
+from omicsd.engines.spec import CacheSpec, ExecutorSpec, RunSpec, write_spec
+from omicsd.errors import OmicsdError
+from omicsd.scheduler import supervisor
+from omicsd.scheduler.supervisor import Driver
+from omicsd.services import Services
+from omicsd.store import runs as run_store
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_TICK = 0.02
+IDLE_TICK = 0.5
+CANCEL_GRACE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """What the scheduler needs from the settings."""
+
+    data_dir: Path
+    buckets_root: Path
+    s3_endpoint_url: str
+    region: str
+    account: str
+    executor: ExecutorSpec
+    max_active_runs: int
+    higher_first: bool = True
+
+
+class Scheduler:
+    """Admits, launches and supervises runs."""
+
+    def __init__(self, services: Services, config: SchedulerConfig) -> None:
+        self.services = services
+        self.config = config
+        self.runs_dir = config.data_dir / "runs"
+        self.logs_dir = config.data_dir / "logs"
+        self.capacity_dir = config.data_dir / "capacity"
+        self._drivers: dict[str, Driver] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        services.runs.wake = self.wake
+
+    # -- life cycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Recover, then run the loop in a background thread."""
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="omicsd-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop; drivers keep running and are re-attached by the next server."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        for driver in self._drivers.values():
+            if driver.process is not None:
+                driver.process.poll()
+
+    def wake(self) -> None:
+        """Make the loop run now (a run was started or cancelled)."""
+        self._wake.set()
+
+    def recover(self) -> None:
+        """Re-attach to live drivers and settle runs whose driver is gone."""
+        with self.services.runs.store.read() as conn:
+            active = run_store.in_status(conn, [RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPING])
+        for record in active:
+            driver = supervisor.attach(record.id, record.driver_pid, record.driver_start)
+            if driver is not None:
+                logger.info("driver.reattached run=%s pid=%d", record.id, driver.pid)
+                self._drivers[record.id] = driver
+                continue
+            after = self._drain(record)
+            if after is None or after.status in RUN_TERMINAL:
+                continue
+            if after.driver_pid is None and after.status == RunStatus.STARTING:
+                self._launch(after)  # claimed, never launched
+            elif after.driver_pid is None and after.status == RunStatus.STOPPING:
+                self._cancelled_without_driver(after)
+            else:
+                self.services.run_events.fail(
+                    after,
+                    "SERVICE_ERROR",
+                    "The run's engine driver stopped while omicsd was not running; the run cannot be resumed",
+                )
+
+    def tick(self) -> None:
+        """One pass of admit + supervise (the loop calls it; tests may too)."""
+        self._admit()
+        self._supervise()
+
+    # -- the loop -----------------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                logger.exception("scheduler.tick_failed")
+                time.sleep(IDLE_TICK)
+            self._wake.wait(ACTIVE_TICK if self._drivers else IDLE_TICK)
+            self._wake.clear()
+
+    def _admit(self) -> None:
+        room = self.config.max_active_runs - len(self._drivers)
+        if room <= 0:
+            return
+        with self.services.runs.store.read() as conn:
+            queued = run_store.pending(conn, limit=room, higher_first=self.config.higher_first)
+        for record in queued:
+            if self.services.runs.transition(record, RunStatus.STARTING):
+                claimed = self.services.runs.get(record.id).record
+                self._launch(claimed)
+
+    def _supervise(self) -> None:
+        for run_id, driver in list(self._drivers.items()):
+            record = self._drain_by_id(run_id)
+            if record is None or record.status in RUN_TERMINAL:
+                self._forget(run_id)
+                continue
+            if record.status == RunStatus.STOPPING:
+                self._escalate_cancel(driver)
+            if not driver.alive():
+                record = self._drain(record)  # the last lines written before it exited
+                if record is not None and record.status not in RUN_TERMINAL:
+                    self.services.run_events.fail(
+                        record,
+                        "SERVICE_ERROR",
+                        f"The engine driver exited (status {driver.exit_status}) before the run finished; "
+                        "see the engine log stream",
+                    )
+                self._forget(run_id)
+        self._cancel_unlaunched()
+
+    # -- helpers in life-cycle order ----------------------------------------------------------------------
+
+    def _launch(self, record: RunRecord) -> None:
+        run_dir = self.runs_dir / record.uuid
+        try:
+            spec = self._prepare(record, run_dir)
+            if record.engine == "NEXTFLOW" and shutil.which("nextflow") is None:
+                self.services.run_events.fail(
+                    record,
+                    "WORKFLOW_RUN_FAILED",
+                    "The Nextflow engine is not installed on this omicsd host: put the `nextflow` launcher (and "
+                    "Java 17+) on the server's PATH, with its jar in $NXF_HOME, then start the run again",
+                )
+                return
+            driver = supervisor.launch(record.id, spec.engine, run_dir)
+        except (OmicsdError, OSError, KeyError) as exc:
+            message = exc.message if isinstance(exc, OmicsdError) else f"{type(exc).__name__}: {exc}"
+            logger.warning("run.launch_failed id=%s: %s", record.id, message)
+            self.services.run_events.fail(record, "SERVICE_ERROR", f"The run could not be started: {message}")
+            return
+        with self.services.runs.store.write() as conn:
+            run_store.update(conn, record.id, {"driver_pid": driver.pid, "driver_start": driver.start})
+        self._drivers[record.id] = driver
+
+    def _prepare(self, record: RunRecord, run_dir: Path) -> RunSpec:
+        definition = run_dir / "definition"
+        if definition.exists():
+            shutil.rmtree(definition)
+        definition.mkdir(parents=True)
+        archive = self.services.workflows.archive(record.workflow_id, record.workflow_version_name or "")
+        unpack_definition(archive, definition)
+        spec = RunSpec(
+            run_id=record.id,
+            run_uuid=record.uuid,
+            engine=record.engine or "WDL",
+            workflow_name=record.workflow_name or "",
+            definition_dir=str(definition),
+            main=record.main or "",
+            parameters=record.parameters or {},
+            run_output_uri=record.run_output_uri or record.output_uri,
+            buckets_root=str(self.config.buckets_root),
+            logs_root=str(self.logs_dir),
+            capacity_dir=str(self.capacity_dir),
+            s3_endpoint_url=self.config.s3_endpoint_url,
+            log_level=record.log_level or "ALL",
+            network=record.networking_mode == "VPC",
+            pool=record.run_group_id or "",
+            storage_type=record.storage_type or "DYNAMIC",
+            storage_capacity_gib=record.storage_capacity or 1200,
+            executor=self.config.executor,
+            region=self.config.region,
+            account=self.config.account,
+            cache=CacheSpec(cache_id=record.cache_id, cache_behavior=record.cache_behavior or "")
+            if record.cache_id
+            else None,
+        )
+        write_spec(run_dir, spec)
+        return spec
+
+    def _drain_by_id(self, run_id: str) -> RunRecord | None:
+        with self.services.runs.store.read() as conn:
+            record = run_store.get(conn, run_id)
+        return self._drain(record) if record is not None else None
+
+    def _drain(self, record: RunRecord) -> RunRecord | None:
+        path = journal_path(self.runs_dir / record.uuid)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return record
+        if size <= record.journal_offset:
+            return record
+        events, offset = read_events(path, record.journal_offset)
+        if offset == record.journal_offset:
+            return record
+        return self.services.run_events.apply(record.id, events, offset)
+
+    def _escalate_cancel(self, driver: Driver) -> None:
+        now = time.monotonic()
+        if driver.signalled_at is None:
+            logger.info("run.cancel run=%s pid=%d", driver.run_id, driver.pid)
+            supervisor.terminate(driver)
+            driver.signalled_at = now
+        elif now - driver.signalled_at > CANCEL_GRACE_SECONDS:
+            logger.warning("run.cancel_kill run=%s pid=%d", driver.run_id, driver.pid)
+            supervisor.kill(driver)
+
+    def _cancel_unlaunched(self) -> None:
+        """Runs cancelled between their claim and their launch have no driver to stop."""
+        with self.services.runs.store.read() as conn:
+            stopping = run_store.in_status(conn, [RunStatus.STOPPING])
+        for record in stopping:
+            if record.id not in self._drivers and record.driver_pid is None:
+                self._cancelled_without_driver(record)
+
+    def _cancelled_without_driver(self, record: RunRecord) -> None:
+        self.services.runs.transition(record, RunStatus.CANCELLED, status_message="Cancelled before it started")
+
+    def _forget(self, run_id: str) -> None:
+        driver = self._drivers.pop(run_id, None)
+        if driver is not None and driver.process is not None:
+            driver.process.poll()

@@ -1,0 +1,116 @@
+"""Engine-driver processes: start one per run in its own session, tell whether it lives, signal it.
+
+Owns: :class:`Driver` (a handle that survives a server restart: pid plus the process start time, so a reused
+pid is never mistaken for the driver) and :func:`launch`. A driver is started with ``start_new_session`` so
+Ctrl-C or ``kill -9`` of the server does not take it down; after a restart the scheduler re-attaches to it
+through the pid and start time stored with the run.
+Must not: read journals or write the database (the loop does, through services).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DRIVER_MODULES = {
+    "WDL": "omicsd.engines.wdl.driver",
+    "WDL_LENIENT": "omicsd.engines.wdl.driver",
+    "CWL": "omicsd.engines.cwl.driver",
+    "NEXTFLOW": "omicsd.engines.nextflow.driver",
+}
+
+
+@dataclass
+class Driver:
+    """A running (or finished) engine driver."""
+
+    run_id: str
+    pid: int
+    start: str
+    """Process start time (``/proc/<pid>/stat`` field 22), to tell a reused pid from the driver."""
+    process: subprocess.Popen[bytes] | None = None
+    """Set when this server started the driver (it must reap it); ``None`` after re-attaching."""
+    signalled_at: float | None = None
+    """When a cancel was sent (SIGTERM), for escalation."""
+    exit_status: int | None = field(default=None)
+
+    def alive(self) -> bool:
+        """Whether the driver process still runs."""
+        if self.process is not None:
+            code = self.process.poll()
+            if code is None:
+                return True
+            self.exit_status = code
+            return False
+        return process_start(self.pid) == self.start
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the driver if it still runs."""
+        if self.alive():
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+def launch(run_id: str, engine: str, run_dir: Path) -> Driver:
+    """Start the driver of ``engine`` for the run prepared in ``run_dir``.
+
+    Raises:
+        OSError: the process could not be started.
+        KeyError: no driver exists for ``engine``.
+    """
+    module = DRIVER_MODULES[engine]
+    log = open(run_dir / "driver.log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, str(run_dir)],
+            cwd=run_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        log.close()
+    start = process_start(process.pid) or ""
+    logger.info("driver.started run=%s pid=%d engine=%s", run_id, process.pid, engine)
+    return Driver(run_id=run_id, pid=process.pid, start=start, process=process)
+
+
+def attach(run_id: str, pid: int | None, start: str | None) -> Driver | None:
+    """A handle on a driver started by an earlier server process, or ``None`` if it is gone."""
+    if not pid or not start or process_start(pid) != start:
+        return None
+    return Driver(run_id=run_id, pid=pid, start=start)
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot, or ``None`` if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if len(fields) < 20 or fields[0] == "Z":
+        return None
+    return fields[19]
+
+
+def terminate(driver: Driver) -> None:
+    """Ask a driver to cancel its run (SIGTERM; the driver stops its tasks and journals CANCELLED)."""
+    driver.signal(signal.SIGTERM)
+
+
+def kill(driver: Driver) -> None:
+    """Stop a driver that did not react to SIGTERM."""
+    driver.signal(signal.SIGKILL)

@@ -1,0 +1,369 @@
+"""Runs: StartRun (new runs and reruns), GetRun, ListRuns, CancelRun, DeleteRun and retention.
+
+Owns: the run use cases and :meth:`RunService.transition`, the only code that changes a run's status.
+Must not: start or signal engine drivers (the scheduler does, and wakes up through :attr:`RunService.wake`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from omicsd.domain import runs as rules
+from omicsd.domain.callers import Caller
+from omicsd.domain.ids import Arns, new_id, new_uuid
+from omicsd.domain.pagination import Page, decode_token, encode_token, page_size
+from omicsd.domain.runs import RunRecord
+from omicsd.domain.states import RUN_TERMINAL, RUN_TRANSITIONS, RunStatus
+from omicsd.domain.tags import check_new
+from omicsd.domain.transitions import decide
+from omicsd.domain.workflows import DEFAULT_VERSION, WorkflowRecord, check_runnable
+from omicsd.errors import ConflictError, NotFoundError, QuotaExceededError
+from omicsd.logs import streams
+from omicsd.logs.files import LogWriter
+from omicsd.services._idempotency import create_once
+from omicsd.store import Store
+from omicsd.store import runs as repo
+from omicsd.store import tags as tag_store
+from omicsd.store import tasks as task_store
+from omicsd.store import workflows as workflow_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """Run defaults and quotas from the settings."""
+
+    max_stored_runs: int = 10000
+    default_storage_type: str = "DYNAMIC"
+    default_storage_capacity: int = 1200
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run with its ARN and tags."""
+
+    record: RunRecord
+    arn: str
+    tags: dict[str, str]
+
+
+class RunService:
+    """Use cases of runs."""
+
+    def __init__(self, store: Store, *, arns: Arns, logs: LogWriter, policy: RunPolicy) -> None:
+        self.store = store
+        self.arns = arns
+        self.logs = logs
+        self.policy = policy
+        self.wake: Callable[[], None] = lambda: None
+        """Called after a change the scheduler should act on (a new run, a cancel)."""
+
+    # -- StartRun -----------------------------------------------------------------------------------------
+
+    def start(self, caller: Caller, params: Mapping[str, Any]) -> RunView:
+        """StartRun: validate, persist PENDING, wake the scheduler.
+
+        Raises:
+            ValidationError: bad member combinations, parameters, locations.
+            NotFoundError: the workflow, version, source run, run group, cache or configuration is missing.
+            ConflictError: the workflow is not ACTIVE; a reused requestId with other parameters.
+            QuotaExceededError: the stored-runs quota is reached and no REMOVE run can be evicted.
+        """
+        rules.check_choice_members(params)
+        rules.check_locations(params["outputUri"], params["roleArn"])
+        rules.check_session_policy(params.get("sessionPolicy"))
+        tags = check_new(params.get("tags") or {})
+        uuid = new_uuid()
+
+        def insert(conn: Connection) -> str:
+            merged = self._merge_rerun(conn, params)
+            workflow = self._runnable_workflow(conn, merged)
+            self._check_references(merged)
+            run_id = self._new_run_id(conn)
+            record = self._new_record(caller, run_id, uuid, merged, workflow)
+            self._make_room(conn)
+            repo.insert(conn, record)
+            tag_store.replace(conn, self.arns.of("run", run_id), tags)
+            return run_id
+
+        run_id, created = create_once(self.store, "StartRun", caller.key, params.get("requestId"), params, insert)
+        view = self.get(run_id)
+        if created:
+            self.log(run_id, f"Run {run_id} created (workflow {view.record.workflow_id}); status PENDING")
+            self.wake()
+        return view
+
+    # -- read ---------------------------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> RunView:
+        """GetRun.
+
+        Raises:
+            NotFoundError: no live run with this ID.
+        """
+        with self.store.read() as conn:
+            record = repo.get(conn, run_id)
+            if record is None:
+                raise NotFoundError(f"Run {run_id} not found")
+            arn = self.arns.of("run", run_id)
+            return RunView(record, arn, tag_store.get(conn, arn))
+
+    def list(
+        self,
+        *,
+        name: str | None = None,
+        run_group_id: str | None = None,
+        batch_id: str | None = None,
+        status: str | None = None,
+        token: str | None = None,
+        max_results: int | None = None,
+    ) -> Page[RunView]:
+        """ListRuns, newest first; every filter given must match."""
+        filters = {"name": name, "group": run_group_id, "batch": batch_id, "status": status}
+        after = decode_token(token, filters)
+        limit = page_size(max_results)
+        if status == RunStatus.DELETED.value:
+            return Page([], None)
+        if after is not None:
+            after = [datetime.fromisoformat(after[0]), after[1]]
+        with self.store.read() as conn:
+            records = repo.list_page(
+                conn,
+                name=name,
+                run_group_id=run_group_id,
+                batch_id=batch_id,
+                status=status,
+                after=after,
+                limit=limit + 1,
+            )
+        more = len(records) > limit
+        records = records[:limit]
+        next_token = None
+        if more:
+            last = records[-1]
+            next_token = encode_token([last.creation_time.isoformat(), last.id], filters)
+        return Page([RunView(r, self.arns.of("run", r.id), {}) for r in records], next_token)
+
+    # -- CancelRun / DeleteRun ----------------------------------------------------------------------------
+
+    def cancel(self, run_id: str) -> None:
+        """CancelRun: a PENDING run is CANCELLED at once; a started one goes STOPPING until its driver stops.
+
+        Raises:
+            NotFoundError: no such run.
+            ConflictError: the run already finished.
+        """
+        record = self.get(run_id).record
+        if record.status in RUN_TERMINAL:
+            raise ConflictError(f"Run {run_id} is {record.status.value} and cannot be cancelled")
+        if record.status == RunStatus.PENDING:
+            if self.transition(record, RunStatus.CANCELLED, status_message="Cancelled before it started"):
+                self.wake()
+                return
+            record = self.get(run_id).record
+        if record.status != RunStatus.STOPPING:
+            self.transition(record, RunStatus.STOPPING, status_message="Cancellation requested")
+        self.wake()
+
+    def delete(self, run_id: str) -> None:
+        """DeleteRun: only finished runs; metadata goes, outputs and logs stay.
+
+        Raises:
+            NotFoundError: no such run.
+            ConflictError: the run has not finished.
+        """
+        with self.store.write() as conn:
+            record = repo.get(conn, run_id)
+            if record is None:
+                raise NotFoundError(f"Run {run_id} not found")
+            if record.status not in RUN_TERMINAL:
+                raise ConflictError(f"Run {run_id} is {record.status.value}; only finished runs can be deleted")
+            self._delete(conn, record)
+
+    # -- the transition choke point -----------------------------------------------------------------------
+
+    def transition(self, record: RunRecord, target: RunStatus, **values: Any) -> bool:
+        """Move a run to ``target`` with compare-and-set; ``False`` when it had already moved on.
+
+        Raises:
+            ConflictError: the transition tables forbid the change.
+        """
+        with self.store.write() as conn:
+            return self.transition_in(conn, record, target, **values)
+
+    def transition_in(self, conn: Connection, record: RunRecord, target: RunStatus, **values: Any) -> bool:
+        """:meth:`transition` inside a caller's transaction."""
+        decision = decide(RUN_TRANSITIONS, record.label, record.status, target)
+        if decision.noop:
+            return False
+        if not decision.accepted:
+            raise ConflictError(decision.reason)
+        now = datetime.now(UTC)
+        if target in RUN_TERMINAL and "stop_time" not in values:
+            values["stop_time"] = now
+        if target == RunStatus.RUNNING and record.start_time is None and "start_time" not in values:
+            values["start_time"] = now
+        if values.get("failure_reason"):
+            values["failure_reason"], values["status_message"] = rules.failure_message(
+                values["failure_reason"], values.get("status_message") or ""
+            )
+        done = repo.compare_and_set(conn, record.id, current=record.status, values={**values, "status": target.value})
+        if done:
+            message = f"Run {record.id} status {target.value}"
+            if values.get("status_message"):
+                message += f": {values['status_message']}"
+            self.log(record.id, message)
+        return done
+
+    def log(self, run_id: str, message: str) -> None:
+        """Append to the run's log stream ``run/<id>``."""
+        try:
+            self.logs.append(streams.LOG_GROUP, streams.run_stream(run_id), [message])
+        except OSError:
+            logger.warning("run.log_failed id=%s", run_id, exc_info=True)
+
+    # -- helpers in life-cycle order ----------------------------------------------------------------------
+
+    def _merge_rerun(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
+        merged = dict(params)
+        source_id = params.get("runId")
+        if not source_id:
+            return merged
+        source = repo.get(conn, source_id)
+        if source is None:
+            raise NotFoundError(f"Run {source_id} not found")
+        copied = _wire_settings(source)
+        for member in rules.RERUN_COPIED:
+            if merged.get(member) is None and copied.get(member) is not None:
+                merged[member] = copied[member]
+        merged["sourceRunId"] = source_id
+        return merged
+
+    def _runnable_workflow(self, conn: Connection, params: Mapping[str, Any]) -> WorkflowRecord:
+        if params.get("workflowType", "PRIVATE") == "READY2RUN":
+            raise NotFoundError(f"Ready2Run workflow {params['workflowId']} not found")
+        owner = params.get("workflowOwnerId")
+        if owner and owner != self.arns.account_id:
+            raise NotFoundError(f"Workflow {params['workflowId']} shared by account {owner} not found")
+        version = params.get("workflowVersionName") or DEFAULT_VERSION
+        workflow = workflow_store.get(conn, params["workflowId"], version)
+        if workflow is None:
+            what = f"Workflow {params['workflowId']}" + (f" version {version}" if version else "")
+            raise NotFoundError(f"{what} not found")
+        check_runnable(workflow)
+        rules.check_parameters(params.get("parameters"), workflow.parameter_template)
+        return workflow
+
+    def _check_references(self, params: Mapping[str, Any]) -> None:
+        if params.get("runGroupId"):
+            raise NotFoundError(f"Run group {params['runGroupId']} not found")
+        if params.get("cacheId"):
+            raise NotFoundError(f"Run cache {params['cacheId']} not found")
+        if params.get("configurationName"):
+            raise NotFoundError(f"Configuration {params['configurationName']} not found")
+
+    def _new_run_id(self, conn: Connection) -> str:
+        while True:
+            run_id = new_id()
+            if not repo.id_taken(conn, run_id):
+                return run_id
+
+    def _new_record(
+        self, caller: Caller, run_id: str, uuid: str, p: Mapping[str, Any], workflow: WorkflowRecord
+    ) -> RunRecord:
+        storage_type = p.get("storageType") or workflow.storage_type or self.policy.default_storage_type
+        capacity = None
+        if storage_type == "STATIC":
+            capacity = rules.static_capacity(
+                p.get("storageCapacity") or workflow.storage_capacity, self.policy.default_storage_capacity
+            )
+        engine_settings = p.get("engineSettings") if workflow.engine == "NEXTFLOW" else None
+        return RunRecord(
+            id=run_id,
+            uuid=uuid,
+            status=RunStatus.PENDING,
+            creation_time=datetime.now(UTC),
+            workflow_id=workflow.id,
+            workflow_type=p.get("workflowType") or "PRIVATE",
+            workflow_version_name=workflow.version_name or None,
+            workflow_owner_id=p.get("workflowOwnerId"),
+            workflow_uuid=workflow.uuid,
+            workflow_name=None if workflow.is_version else workflow.name,
+            source_run_id=p.get("sourceRunId"),
+            role_arn=p["roleArn"],
+            output_uri=p["outputUri"],
+            run_output_uri=rules.run_output_uri(p["outputUri"], run_id, p.get("outputUriPrefixMode")),
+            output_uri_prefix_mode=p.get("outputUriPrefixMode"),
+            retention_mode=p.get("retentionMode") or "RETAIN",
+            networking_mode=p.get("networkingMode") or "RESTRICTED",
+            configuration_name=p.get("configurationName"),
+            name=p.get("name"),
+            priority=p.get("priority"),
+            parameters=dict(p.get("parameters") or {}),
+            storage_type=storage_type,
+            storage_capacity=capacity,
+            log_level=p.get("logLevel"),
+            run_group_id=p.get("runGroupId"),
+            cache_id=p.get("cacheId"),
+            cache_behavior=p.get("cacheBehavior"),
+            engine=workflow.engine,
+            engine_settings=engine_settings,
+            scratch_storage_mode=p.get("scratchStorageMode"),
+            session_policy=p.get("sessionPolicy"),
+            accelerators=workflow.accelerators,
+            digest=workflow.digest,
+            main=workflow.main,
+            started_by=caller.principal_arn,
+        )
+
+    def _make_room(self, conn: Connection) -> None:
+        stored = repo.count_stored(conn)
+        excess = stored - self.policy.max_stored_runs + 1
+        if excess <= 0:
+            return
+        victims = repo.oldest_removable(conn, excess)
+        if len(victims) < excess:
+            raise QuotaExceededError(
+                f"The account already stores {stored} runs (the limit is {self.policy.max_stored_runs}) and "
+                "none of them can be removed: only finished runs with retentionMode REMOVE are evicted"
+            )
+        for victim in victims:
+            logger.info("run.evicted id=%s", victim.id)
+            self._delete(conn, victim)
+
+    def _delete(self, conn: Connection, record: RunRecord) -> None:
+        self.transition_in(conn, record, RunStatus.DELETED)
+        task_store.delete_for_run(conn, record.id)
+        tag_store.delete_all(conn, self.arns.of("run", record.id))
+
+
+def _wire_settings(record: RunRecord) -> dict[str, Any]:
+    """A stored run's settings under their StartRun member names (what a rerun copies)."""
+    return {
+        "workflowId": record.workflow_id,
+        "workflowType": record.workflow_type,
+        "workflowVersionName": record.workflow_version_name,
+        "workflowOwnerId": record.workflow_owner_id,
+        "parameters": record.parameters,
+        "name": record.name,
+        "priority": record.priority,
+        "runGroupId": record.run_group_id,
+        "storageType": record.storage_type,
+        "storageCapacity": record.storage_capacity,
+        "cacheId": record.cache_id,
+        "cacheBehavior": record.cache_behavior,
+        "logLevel": record.log_level,
+        "retentionMode": record.retention_mode,
+        "networkingMode": record.networking_mode,
+        "configurationName": record.configuration_name,
+        "engineSettings": record.engine_settings,
+        "scratchStorageMode": record.scratch_storage_mode,
+        "outputUriPrefixMode": record.output_uri_prefix_mode,
+    }
