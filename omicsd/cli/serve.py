@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from omicsd import config
+from omicsd import _logging, config
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         },
         config_file=args.config,
     )
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging.configure(args.log_level)
     app = build_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -12,16 +12,12 @@ Must not: parse definitions (that is each adapter's job) or know about archives,
 
 from __future__ import annotations
 
-import logging
-import threading
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
 from omicsd.engines.base import Engine
-from omicsd.errors import InternalError, ValidationError
+from omicsd.plugins import PluginTable
 
 __all__ = ["GROUP", "engine_names", "get_engine", "register_engine"]
-
-logger = logging.getLogger(__name__)
 
 GROUP = "omicsd.engines"
 """Entry-point group that engine plugins register under; the entry point name is the engine name."""
@@ -33,9 +29,9 @@ _BUILTINS = (
     EntryPoint(name="NEXTFLOW", value="omicsd.engines.nextflow.inspect:NEXTFLOW_ENGINE", group=GROUP),
 )
 
-_lock = threading.Lock()
-_declared: dict[str, EntryPoint] | None = None
-_loaded: dict[str, Engine] = {}
+_TABLE: PluginTable[Engine] = PluginTable(
+    GROUP, _BUILTINS, kind="workflow engine", check=lambda obj: obj if isinstance(obj, Engine) else None
+)
 
 
 def get_engine(name: str) -> Engine:
@@ -51,26 +47,12 @@ def get_engine(name: str) -> Engine:
         ValidationError: No engine is registered under that name.
         InternalError: The plugin is registered but cannot be loaded.
     """
-    key = name.strip().upper()
-    with _lock:
-        engine = _loaded.get(key)
-        if engine is not None:
-            return engine
-        declared = _declarations()
-        entry = declared.get(key)
-        if entry is None:
-            known = ", ".join(sorted(set(declared) | set(_loaded)))
-            raise ValidationError(f"Unknown workflow engine {name!r}; known engines: {known}")
-        engine = _load(entry)
-        _loaded[key] = engine
-        logger.debug("engine.loaded name=%s value=%s", key, entry.value)
-        return engine
+    return _TABLE.get(name)
 
 
 def engine_names() -> tuple[str, ...]:
     """Names of every engine that :func:`get_engine` can return, sorted."""
-    with _lock:
-        return tuple(sorted(set(_declarations()) | set(_loaded)))
+    return _TABLE.names()
 
 
 def register_engine(engine: Engine, *, name: str | None = None) -> None:
@@ -82,31 +64,4 @@ def register_engine(engine: Engine, *, name: str | None = None) -> None:
         engine: The adapter.
         name: Name to register under; defaults to ``engine.name``.
     """
-    key = (name or engine.name).strip().upper()
-    with _lock:
-        _loaded[key] = engine
-
-
-def _declarations() -> dict[str, EntryPoint]:
-    global _declared
-    if _declared is None:
-        found = {entry.name: entry for entry in _BUILTINS}
-        for entry in entry_points(group=GROUP):
-            key = entry.name.strip().upper()
-            if key in found and found[key].value != entry.value:
-                logger.info("engine.override name=%s value=%s", key, entry.value)
-            found[key] = entry
-        _declared = found
-    return _declared
-
-
-def _load(entry: EntryPoint) -> Engine:
-    try:
-        obj = entry.load()
-    except Exception as exn:
-        raise InternalError(f"Workflow engine {entry.name} ({entry.value}) cannot be loaded: {exn}") from exn
-    if isinstance(obj, type):
-        obj = obj()
-    if not isinstance(obj, Engine):
-        raise InternalError(f"Workflow engine {entry.name} ({entry.value}) is not an engine adapter")
-    return obj
+    _TABLE.register(name or engine.name, engine)

@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from omicsd import plugins
 from omicsd.engines import registry
 from omicsd.engines.base import Engine, Inspection
 from omicsd.engines.cwl.inspect import CwlEngine
 from omicsd.engines.nextflow.inspect import NextflowEngine
 from omicsd.engines.wdl.inspect import WdlEngine
 from omicsd.errors import InternalError, ValidationError
+from omicsd.plugins import PluginTable
 
 
 @pytest.fixture
 def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Forget loaded engines and declarations for the duration of a test."""
-    monkeypatch.setattr(registry, "_declared", None)
-    monkeypatch.setattr(registry, "_loaded", {})
+    fresh = PluginTable(registry.GROUP, registry._BUILTINS, kind="workflow engine", check=registry._TABLE._check)
+    monkeypatch.setattr(registry, "_TABLE", fresh)
 
 
 def _plugins(monkeypatch: pytest.MonkeyPatch, *entries: EntryPoint) -> None:
@@ -27,7 +29,7 @@ def _plugins(monkeypatch: pytest.MonkeyPatch, *entries: EntryPoint) -> None:
         assert group == "omicsd.engines"
         return entries
 
-    monkeypatch.setattr(registry, "entry_points", fake)
+    monkeypatch.setattr(plugins, "entry_points", fake)
 
 
 class FakeEngine:
@@ -86,7 +88,7 @@ def test_broken_plugins_are_reported(fresh_registry: None, monkeypatch: pytest.M
     )
     with pytest.raises(InternalError, match=r"MISSING .* cannot be loaded"):
         registry.get_engine("MISSING")
-    with pytest.raises(InternalError, match="is not an engine adapter"):
+    with pytest.raises(InternalError, match="does not provide a workflow engine"):
         registry.get_engine("NOTANENGINE")
 
 

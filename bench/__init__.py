@@ -1,0 +1,1 @@
+"""omicsd benchmarks (``make bench``)."""
