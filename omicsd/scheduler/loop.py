@@ -22,17 +22,21 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from omicsd.domain.run_groups import admit, timed_out
 from omicsd.domain.runs import RunRecord
-from omicsd.domain.states import RUN_TERMINAL, RunStatus
+from omicsd.domain.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus
 from omicsd.engines.definition import unpack_definition
 from omicsd.engines.journal import journal_path, read_events
 from omicsd.engines.spec import CacheSpec, ExecutorSpec, RunSpec, write_spec
-from omicsd.errors import OmicsdError
+from omicsd.errors import ConflictError, OmicsdError
+from omicsd.executors.capacity import CapacityLedger, Resources
 from omicsd.scheduler import supervisor
 from omicsd.scheduler.supervisor import Driver
 from omicsd.services import Services
+from omicsd.store import run_groups as group_store
 from omicsd.store import runs as run_store
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,9 @@ logger = logging.getLogger(__name__)
 ACTIVE_TICK = 0.02
 IDLE_TICK = 0.5
 CANCEL_GRACE_SECONDS = 30.0
+HOUSEKEEPING_SECONDS = 1.0
+ADMIT_WINDOW = 2000
+"""PENDING runs read per admission pass (the highest-priority ones); the rest wait for the next pass."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +73,14 @@ class Scheduler:
         self.logs_dir = config.data_dir / "logs"
         self.capacity_dir = config.data_dir / "capacity"
         self._drivers: dict[str, Driver] = {}
+        self._admit_due = True
+        self._limits_due = True
+        self._last_housekeeping = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         services.runs.wake = self.wake
+        services.run_groups.changed = self.limits_changed
 
     # -- life cycle ---------------------------------------------------------------------------------------
 
@@ -91,7 +102,13 @@ class Scheduler:
 
     def wake(self) -> None:
         """Make the loop run now (a run was started or cancelled)."""
+        self._admit_due = True
         self._wake.set()
+
+    def limits_changed(self) -> None:
+        """Run-group limits changed: rewrite the executor's pool limits and admit again."""
+        self._limits_due = True
+        self.wake()
 
     def recover(self) -> None:
         """Re-attach to live drivers and settle runs whose driver is gone."""
@@ -119,7 +136,17 @@ class Scheduler:
 
     def tick(self) -> None:
         """One pass of admit + supervise (the loop calls it; tests may too)."""
-        self._admit()
+        now = time.monotonic()
+        if now - self._last_housekeeping >= HOUSEKEEPING_SECONDS:
+            self._last_housekeeping = now
+            self._admit_due = True
+            self._time_out_runs()
+        if self._limits_due:
+            self._limits_due = False
+            self._write_pool_limits()
+        if self._admit_due:
+            self._admit_due = False
+            self._admit()
         self._supervise()
 
     # -- the loop -----------------------------------------------------------------------------------------
@@ -139,8 +166,13 @@ class Scheduler:
         if room <= 0:
             return
         with self.services.runs.store.read() as conn:
-            queued = run_store.pending(conn, limit=room, higher_first=self.config.higher_first)
-        for record in queued:
+            queued = run_store.pending(conn, limit=ADMIT_WINDOW, higher_first=self.config.higher_first)
+            if not queued:
+                return
+            groups = group_store.all_groups(conn)
+            active = group_store.active_counts(conn)
+        chosen = admit(queued, room=room, active_by_group=active, groups=groups, higher_first=self.config.higher_first)
+        for record in chosen:
             if self.services.runs.transition(record, RunStatus.STARTING):
                 claimed = self.services.runs.get(record.id).record
                 self._launch(claimed)
@@ -154,6 +186,7 @@ class Scheduler:
             if record.status == RunStatus.STOPPING:
                 self._escalate_cancel(driver)
             if not driver.alive():
+                self._admit_due = True
                 record = self._drain(record)  # the last lines written before it exited
                 if record is not None and record.status not in RUN_TERMINAL:
                     self.services.run_events.fail(
@@ -251,6 +284,40 @@ class Scheduler:
         elif now - driver.signalled_at > CANCEL_GRACE_SECONDS:
             logger.warning("run.cancel_kill run=%s pid=%d", driver.run_id, driver.pid)
             supervisor.kill(driver)
+
+    def _write_pool_limits(self) -> None:
+        """Hand run-group CPU/GPU limits to the executors (tasks beyond them wait PENDING)."""
+        with self.services.runs.store.read() as conn:
+            groups = group_store.all_groups(conn)
+        limits = {
+            gid: Resources(cpus=g.max_cpus or 0, gpus=g.max_gpus or 0)
+            for gid, g in groups.items()
+            if g.max_cpus or g.max_gpus
+        }
+        CapacityLedger(self.capacity_dir).write_pool_limits(limits)
+
+    def _time_out_runs(self) -> None:
+        """Stop runs that exceeded their run group's maxDuration; they end FAILED with RUN_TIMED_OUT."""
+        with self.services.runs.store.read() as conn:
+            groups = {gid: g for gid, g in group_store.all_groups(conn).items() if g.max_duration}
+            if not groups:
+                return
+            active = run_store.in_status(conn, [s for s in RUN_ACTIVE if s != RunStatus.PENDING])
+        now = datetime.now(UTC)
+        for record in active:
+            group = groups.get(record.run_group_id or "")
+            if record.failure_reason == "RUN_TIMED_OUT" or not timed_out(record, group, now):
+                continue
+            assert group is not None
+            message = f"The run exceeded the maximum duration of run group {group.id} ({group.max_duration} minutes)"
+            try:
+                self.services.runs.transition(
+                    record, RunStatus.STOPPING, failure_reason="RUN_TIMED_OUT", status_message=message
+                )
+            except ConflictError:
+                continue
+            logger.info("run.timed_out id=%s group=%s", record.id, group.id)
+            self.wake()
 
     def _cancel_unlaunched(self) -> None:
         """Runs cancelled between their claim and their launch have no driver to stop."""

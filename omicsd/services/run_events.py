@@ -163,6 +163,8 @@ class RunEventApplier:
         target = RunStatus(status)
         if run.status in RUN_TERMINAL:
             return
+        if target == RunStatus.CANCELLED and run.failure_reason == "RUN_TIMED_OUT":
+            target = RunStatus.FAILED  # stopped by the scheduler's time-out, not by CancelRun
         if run.status in (RunStatus.PENDING, RunStatus.STARTING, RunStatus.RUNNING) and target != RunStatus.CANCELLED:
             if run.status != RunStatus.RUNNING and self.runs.transition_in(conn, run, RunStatus.RUNNING):
                 run = run_store.get(conn, run.id) or run

@@ -64,6 +64,13 @@ class RunService:
         self.policy = policy
         self.wake: Callable[[], None] = lambda: None
         """Called after a change the scheduler should act on (a new run, a cancel)."""
+        self.references: dict[str, Callable[[Connection, str], Any]] = {
+            "runGroupId": _missing("Run group"),
+            "cacheId": _missing("Run cache"),
+            "configurationName": _missing("Configuration"),
+        }
+        """StartRun members naming other resources, with a lookup that raises NotFoundError when absent.
+        Each resource family replaces its entry when it is wired (see :func:`omicsd.app.build_services`)."""
 
     # -- StartRun -----------------------------------------------------------------------------------------
 
@@ -76,19 +83,17 @@ class RunService:
             ConflictError: the workflow is not ACTIVE; a reused requestId with other parameters.
             QuotaExceededError: the stored-runs quota is reached and no REMOVE run can be evicted.
         """
-        rules.check_choice_members(params)
-        rules.check_locations(params["outputUri"], params["roleArn"])
-        rules.check_session_policy(params.get("sessionPolicy"))
+        self.check_request(params)
         tags = check_new(params.get("tags") or {})
         uuid = new_uuid()
 
         def insert(conn: Connection) -> str:
             merged = self._merge_rerun(conn, params)
-            workflow = self._runnable_workflow(conn, merged)
-            self._check_references(merged)
-            run_id = self._new_run_id(conn)
-            record = self._new_record(caller, run_id, uuid, merged, workflow)
-            self._make_room(conn)
+            workflow = self.resolve_workflow(conn, merged)
+            self.check_references(conn, merged)
+            run_id = self.new_run_id(conn)
+            record = self.build_record(caller, run_id, uuid, merged, workflow)
+            self.make_room(conn)
             repo.insert(conn, record)
             tag_store.replace(conn, self.arns.of("run", run_id), tags)
             return run_id
@@ -229,6 +234,58 @@ class RunService:
         except OSError:
             logger.warning("run.log_failed id=%s", run_id, exc_info=True)
 
+    # -- StartRun building blocks (also used by run batches) ---------------------------------------------
+
+    def check_request(self, params: Mapping[str, Any]) -> None:
+        """The checks that need nothing but the request.
+
+        Raises:
+            ValidationError: bad member combinations, locations or session policy.
+        """
+        rules.check_choice_members(params)
+        rules.check_locations(params["outputUri"], params["roleArn"])
+        rules.check_session_policy(params.get("sessionPolicy"))
+
+    def resolve_workflow(self, conn: Connection, params: Mapping[str, Any]) -> WorkflowRecord:
+        """The ACTIVE workflow (or version) a request runs; parameters checked against its template.
+
+        Raises:
+            NotFoundError: no such workflow or version here.
+            ConflictError: not ACTIVE.
+            ValidationError: parameters do not fit the template.
+        """
+        if params.get("workflowType", "PRIVATE") == "READY2RUN":
+            raise NotFoundError(f"Ready2Run workflow {params['workflowId']} not found")
+        owner = params.get("workflowOwnerId")
+        if owner and owner != self.arns.account_id:
+            raise NotFoundError(f"Workflow {params['workflowId']} shared by account {owner} not found")
+        version = params.get("workflowVersionName") or DEFAULT_VERSION
+        workflow = workflow_store.get(conn, params["workflowId"], version)
+        if workflow is None:
+            what = f"Workflow {params['workflowId']}" + (f" version {version}" if version else "")
+            raise NotFoundError(f"{what} not found")
+        check_runnable(workflow)
+        rules.check_parameters(params.get("parameters"), workflow.parameter_template)
+        return workflow
+
+    def check_references(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Run group, run cache and configuration named by a request must exist (and be usable).
+
+        Raises:
+            NotFoundError: one of them does not exist.
+        """
+        for member, lookup in self.references.items():
+            value = params.get(member)
+            if value:
+                lookup(conn, str(value))
+
+    def new_run_id(self, conn: Connection) -> str:
+        """An unused run ID (IDs of deleted runs may come back, as on HealthOmics)."""
+        while True:
+            run_id = new_id()
+            if not repo.id_taken(conn, run_id):
+                return run_id
+
     # -- helpers in life-cycle order ----------------------------------------------------------------------
 
     def _merge_rerun(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -246,38 +303,10 @@ class RunService:
         merged["sourceRunId"] = source_id
         return merged
 
-    def _runnable_workflow(self, conn: Connection, params: Mapping[str, Any]) -> WorkflowRecord:
-        if params.get("workflowType", "PRIVATE") == "READY2RUN":
-            raise NotFoundError(f"Ready2Run workflow {params['workflowId']} not found")
-        owner = params.get("workflowOwnerId")
-        if owner and owner != self.arns.account_id:
-            raise NotFoundError(f"Workflow {params['workflowId']} shared by account {owner} not found")
-        version = params.get("workflowVersionName") or DEFAULT_VERSION
-        workflow = workflow_store.get(conn, params["workflowId"], version)
-        if workflow is None:
-            what = f"Workflow {params['workflowId']}" + (f" version {version}" if version else "")
-            raise NotFoundError(f"{what} not found")
-        check_runnable(workflow)
-        rules.check_parameters(params.get("parameters"), workflow.parameter_template)
-        return workflow
-
-    def _check_references(self, params: Mapping[str, Any]) -> None:
-        if params.get("runGroupId"):
-            raise NotFoundError(f"Run group {params['runGroupId']} not found")
-        if params.get("cacheId"):
-            raise NotFoundError(f"Run cache {params['cacheId']} not found")
-        if params.get("configurationName"):
-            raise NotFoundError(f"Configuration {params['configurationName']} not found")
-
-    def _new_run_id(self, conn: Connection) -> str:
-        while True:
-            run_id = new_id()
-            if not repo.id_taken(conn, run_id):
-                return run_id
-
-    def _new_record(
+    def build_record(
         self, caller: Caller, run_id: str, uuid: str, p: Mapping[str, Any], workflow: WorkflowRecord
     ) -> RunRecord:
+        """The PENDING record of a validated request."""
         storage_type = p.get("storageType") or workflow.storage_type or self.policy.default_storage_type
         capacity = None
         if storage_type == "STATIC":
@@ -323,9 +352,14 @@ class RunService:
             started_by=caller.principal_arn,
         )
 
-    def _make_room(self, conn: Connection) -> None:
+    def make_room(self, conn: Connection, adding: int = 1) -> None:
+        """Evict finished REMOVE runs, oldest first, so ``adding`` more runs fit the stored-runs quota.
+
+        Raises:
+            QuotaExceededError: not enough runs can be evicted.
+        """
         stored = repo.count_stored(conn)
-        excess = stored - self.policy.max_stored_runs + 1
+        excess = stored - self.policy.max_stored_runs + adding
         if excess <= 0:
             return
         victims = repo.oldest_removable(conn, excess)
@@ -342,6 +376,13 @@ class RunService:
         self.transition_in(conn, record, RunStatus.DELETED)
         task_store.delete_for_run(conn, record.id)
         tag_store.delete_all(conn, self.arns.of("run", record.id))
+
+
+def _missing(kind: str) -> Callable[[Connection, str], Any]:
+    def lookup(conn: Connection, value: str) -> Any:
+        raise NotFoundError(f"{kind} {value} not found")
+
+    return lookup
 
 
 def _wire_settings(record: RunRecord) -> dict[str, Any]:

@@ -196,3 +196,87 @@ tasks = sa.Table(
     sa.Column("stop_time", UTCDateTime()),
     sa.Index(None, "run_id", "seq"),
 )
+
+run_groups = sa.Table(
+    "run_groups",
+    metadata,
+    sa.Column("id", sa.String(18), primary_key=True),
+    sa.Column("name", sa.String(128)),
+    sa.Column("max_cpus", sa.Integer()),
+    sa.Column("max_gpus", sa.Integer()),
+    sa.Column("max_runs", sa.Integer()),
+    sa.Column("max_duration", sa.Integer()),
+    sa.Column("creation_time", UTCDateTime(), nullable=False),
+    sa.Index(None, "creation_time", "id"),
+    sa.Index(None, "name"),
+)
+
+run_caches = sa.Table(
+    "run_caches",
+    metadata,
+    sa.Column("id", sa.String(18), primary_key=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(128)),
+    sa.Column("description", sa.String(256)),
+    sa.Column("cache_behavior", sa.String(32), nullable=False),
+    sa.Column("cache_s3_uri", sa.String(1100), nullable=False),
+    sa.Column("cache_bucket_owner_id", sa.String(12)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("creation_time", UTCDateTime(), nullable=False),
+    sa.Index(None, "creation_time", "id"),
+)
+
+configurations = sa.Table(
+    "configurations",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("description", sa.String(256)),
+    sa.Column("run_configurations", _json(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("creation_time", UTCDateTime(), nullable=False),
+    sa.Index(None, "creation_time", "name"),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.String(18), primary_key=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(64)),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("row_version", sa.Integer(), nullable=False, default=0),
+    sa.Column("workflow_id", sa.String(18), nullable=False),
+    sa.Column("run_group_id", sa.String(18)),
+    sa.Column("default_run_setting", _json(), nullable=False),
+    sa.Column("settings_source", sa.String(8), nullable=False),
+    sa.Column("inline_settings", _json()),
+    sa.Column("settings_uri", sa.String(1024)),
+    sa.Column("settings_etag", sa.String(80)),
+    sa.Column("total_runs", sa.Integer()),
+    sa.Column("failure_reason", sa.Text()),
+    sa.Column("operation", sa.String(16)),
+    sa.Column("creation_time", UTCDateTime(), nullable=False),
+    sa.Column("submitted_time", UTCDateTime()),
+    sa.Column("processed_time", UTCDateTime()),
+    sa.Column("failed_time", UTCDateTime()),
+    sa.Index(None, "creation_time", "id"),
+    sa.Index(None, "status"),
+    sa.Index(None, "name"),
+)
+
+batch_runs = sa.Table(
+    "batch_runs",
+    metadata,
+    sa.Column("batch_id", sa.String(18), primary_key=True),
+    sa.Column("run_setting_id", sa.String(128), primary_key=True),
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("run_id", sa.String(18)),
+    sa.Column("run_uuid", sa.String(36)),
+    sa.Column("submission_status", sa.String(16)),
+    sa.Column("submission_failure_reason", sa.String(64)),
+    sa.Column("submission_failure_message", sa.Text()),
+    sa.Index(None, "batch_id", "seq"),
+    sa.Index(None, "batch_id", "run_id"),
+    sa.Index(None, "batch_id", "submission_status"),
+)
