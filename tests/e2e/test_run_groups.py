@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +49,7 @@ def test_priority_orders_the_queue_of_a_full_group(omics: Any) -> None:
     assert all(r["status"] == "COMPLETED" for r in runs)
     order = sorted(runs, key=lambda r: r["startTime"])
     assert [r["id"] for r in order] == [blocker, high, mid, low]
-    for before, after in zip(order, order[1:], strict=False):
+    for before, after in itertools.pairwise(order):
         assert before["stopTime"] <= after["startTime"], "maxRuns=1 never lets two runs overlap"
 
 
@@ -59,7 +60,7 @@ def test_max_cpus_keeps_tasks_pending(omics: Any) -> None:
     assert run["status"] == "COMPLETED", run.get("statusMessage")
     spans = sorted((t["startTime"], t["stopTime"]) for t in all_tasks(omics, run["id"]))
     assert len(spans) == 4
-    for (_, stop), (begin, _) in zip(spans, spans[1:], strict=False):
+    for (_, stop), (begin, _) in itertools.pairwise(spans):
         assert stop <= begin + timedelta(milliseconds=50), "only one 2-CPU task at a time under maxCpus=2"
 
 
