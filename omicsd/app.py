@@ -24,12 +24,14 @@ from omicsd.protocol.handlers._common import EXPORT_PREFIX
 from omicsd.scheduler.loop import Scheduler, SchedulerConfig
 from omicsd.services import Services
 from omicsd.services.run_events import RunEventApplier
+from omicsd.services.run_caches import RunCacheService
 from omicsd.services.run_groups import RunGroupService
 from omicsd.services.runs import RunPolicy, RunService
 from omicsd.services.tags import TagService
 from omicsd.services.tasks import TaskService
 from omicsd.services.workflows import WorkflowService
 from omicsd.store import open_store
+from omicsd.store import run_caches as cache_store
 from omicsd.store import run_groups as group_store
 from omicsd.store import runs as run_store
 from omicsd.store import workflows as workflow_store
@@ -66,12 +68,15 @@ def build_services(settings: Settings) -> Services:
     tasks = TaskService(store, arns=arns)
     run_groups = RunGroupService(store, arns=arns)
     runs.references["runGroupId"] = run_groups.lookup
+    run_caches = RunCacheService(store, arns=arns)
+    runs.references["cacheId"] = run_caches.lookup
     tags = TagService(store, arns=arns)
     tags.register(
         "workflow", lambda conn, ref: workflow_store.get(conn, ref.resource_id, ref.version_name or "") is not None
     )
     tags.register("run", lambda conn, ref: run_store.get(conn, ref.resource_id) is not None)
     tags.register("runGroup", lambda conn, ref: group_store.get(conn, ref.resource_id) is not None)
+    tags.register("runCache", lambda conn, ref: cache_store.get(conn, ref.resource_id) is not None)
     return Services(
         arns=arns,
         principal_arn=settings.identity.caller_arn,
@@ -81,6 +86,7 @@ def build_services(settings: Settings) -> Services:
         tasks=tasks,
         run_events=RunEventApplier(runs, tasks),
         run_groups=run_groups,
+        run_caches=run_caches,
     )
 
 

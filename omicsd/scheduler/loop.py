@@ -250,12 +250,18 @@ class Scheduler:
             executor=self.config.executor,
             region=self.config.region,
             account=self.config.account,
-            cache=CacheSpec(cache_id=record.cache_id, cache_behavior=record.cache_behavior or "")
-            if record.cache_id
-            else None,
+            cache=self._cache_spec(record),
         )
         write_spec(run_dir, spec)
         return spec
+
+    def _cache_spec(self, record: RunRecord) -> CacheSpec | None:
+        if not record.cache_id:
+            return None
+        cache = self.services.run_caches.get(record.cache_id).record
+        return CacheSpec(
+            cache_id=cache.id, cache_uri=cache.entries_uri, cache_behavior=record.cache_behavior or cache.cache_behavior
+        )
 
     def _drain_by_id(self, run_id: str) -> RunRecord | None:
         with self.services.runs.store.read() as conn:

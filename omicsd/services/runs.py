@@ -90,7 +90,10 @@ class RunService:
         def insert(conn: Connection) -> str:
             merged = self._merge_rerun(conn, params)
             workflow = self.resolve_workflow(conn, merged)
-            self.check_references(conn, merged)
+            found = self.check_references(conn, merged)
+            cache = found.get("cacheId")
+            if cache is not None and not merged.get("cacheBehavior"):
+                merged["cacheBehavior"] = getattr(cache, "cache_behavior", None)
             run_id = self.new_run_id(conn)
             record = self.build_record(caller, run_id, uuid, merged, workflow)
             self.make_room(conn)
@@ -268,16 +271,21 @@ class RunService:
         rules.check_parameters(params.get("parameters"), workflow.parameter_template)
         return workflow
 
-    def check_references(self, conn: Connection, params: Mapping[str, Any]) -> None:
+    def check_references(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
         """Run group, run cache and configuration named by a request must exist (and be usable).
+
+        Returns:
+            The looked-up resources by StartRun member name.
 
         Raises:
             NotFoundError: one of them does not exist.
         """
+        found: dict[str, Any] = {}
         for member, lookup in self.references.items():
             value = params.get(member)
             if value:
-                lookup(conn, str(value))
+                found[member] = lookup(conn, str(value))
+        return found
 
     def new_run_id(self, conn: Connection) -> str:
         """An unused run ID (IDs of deleted runs may come back, as on HealthOmics)."""
