@@ -10,6 +10,7 @@ from omicsd.engines import definition, registry
 from omicsd.engines.base import Inspection
 from omicsd.engines.definition import inspect_definition, unpack_definition
 from omicsd.errors import DefinitionError
+from omicsd.plugins import PluginTable
 
 ZipFiles = Callable[..., bytes]
 
@@ -303,7 +304,8 @@ def test_plugin_engine_via_registry(zip_files: ZipFiles, monkeypatch: pytest.Mon
             assert (root / main).read_text() == "rule all:\n"
             return Inspection(engine="x", main="y", parameter_template={"cores": {"description": "", "optional": True}})
 
-    monkeypatch.setattr(registry, "_loaded", dict(registry._loaded))
+    fresh = PluginTable(registry.GROUP, registry._BUILTINS, kind="workflow engine", check=registry._TABLE._check)
+    monkeypatch.setattr(registry, "_TABLE", fresh)
     registry.register_engine(Snake())
     archive = zip_files({"Snakefile": "rule all:\n"})
     result = inspect_definition(archive, engine="SNAKEMAKE", main="Snakefile")

@@ -1,0 +1,338 @@
+"""Machine-wide accounting of CPUs, memory and GPUs, shared by every process on the machine.
+
+Owns: the capacity ledger, a directory (``<data_dir>/capacity/``) that any number of processes (one engine
+driver per run, each with its own executor) use to reserve resources so that together they never exceed
+the machine, and the per-pool limits (run groups) read from the same directory.
+Must not: start or stop processes, or know what a run or a run group is beyond an opaque pool name.
+
+Files in the directory:
+
+``ledger.lock``
+    Empty; every read-modify-write of the ledger holds ``fcntl.flock(LOCK_EX)`` on it. The kernel drops a
+    flock when its holder dies, so a crashed process never leaves the ledger locked.
+``ledger.json``
+    ``{"version": 1, "entries": [{"id", "pid", "pid_start", "cpus", "memory_bytes", "gpus", "gpu_ids",
+    "pool"}]}``, replaced atomically. ``pid_start`` is the owner's start time (field 22 of
+    ``/proc/<pid>/stat``); an entry whose pid is gone, or now names another process, is dropped by the next
+    writer, so the reservations of a killed process come back on their own.
+``pool_limits.json``
+    Written by the scheduler (see :meth:`CapacityLedger.write_pool_limits`), read here:
+    ``{"<pool>": {"cpus": 8, "gpus": 1, "memory_bytes": 0}}``. A missing pool, key or a value of 0 means
+    no limit for that resource; the sums of the pool's live entries must stay within the limits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from omicsd.errors import ValidationError
+from omicsd.executors import _proc
+
+logger = logging.getLogger(__name__)
+
+LEDGER_FILE = "ledger.json"
+LOCK_FILE = "ledger.lock"
+POOL_LIMITS_FILE = "pool_limits.json"
+
+_FIRST_BACKOFF = 0.005
+_MAX_BACKOFF = 0.1
+
+
+@dataclass(frozen=True)
+class Resources:
+    """An amount of CPUs, memory and GPUs (a capacity, a usage or a limit; 0 in a limit: no limit)."""
+
+    cpus: int = 0
+    memory_bytes: int = 0
+    gpus: int = 0
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One live entry of the ledger, returned by :meth:`CapacityLedger.acquire`."""
+
+    id: str
+    pid: int
+    pid_start: int
+    cpus: int
+    memory_bytes: int
+    gpus: int
+    gpu_ids: tuple[int, ...]
+    """The GPU indexes handed to this reservation (for ``CUDA_VISIBLE_DEVICES``)."""
+    pool: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the live entries reserve, in total and per pool."""
+
+    total: Resources
+    pools: Mapping[str, Resources]
+    entries: int
+
+
+class CapacityLedger:
+    """Reserves resources against one machine's capacity, across processes (see the module docstring)."""
+
+    def __init__(self, directory: Path, *, cpus: int = 0, memory_bytes: int = 0, gpus: int = 0) -> None:
+        """Open (and create) the ledger in ``directory``.
+
+        Args:
+            directory: The shared ledger directory.
+            cpus: CPUs to hand out; 0 detects the machine's (affinity and cgroup quota).
+            memory_bytes: Memory to hand out; 0 detects the machine's (``MemTotal``, cgroup limit).
+            gpus: GPUs to hand out.
+        """
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.total = Resources(
+            cpus=cpus if cpus > 0 else _proc.detect_cpus(),
+            memory_bytes=memory_bytes if memory_bytes > 0 else _proc.detect_memory_bytes(),
+            gpus=max(0, gpus),
+        )
+        self._pid = os.getpid()
+        self._pid_start = _proc.start_ticks(self._pid) or 0
+        self._limits_cache: tuple[tuple[int, int], dict[str, Resources]] | None = None
+
+    def acquire(
+        self,
+        cpus: int,
+        memory_bytes: int = 0,
+        gpus: int = 0,
+        pool: str = "",
+        *,
+        should_cancel: Callable[[], bool] = lambda: False,
+    ) -> Reservation | None:
+        """Wait until the request fits, then reserve it.
+
+        Retries with a short backoff (5 ms doubling to 100 ms) while other reservations hold the capacity.
+
+        Returns:
+            The reservation, or ``None`` when ``should_cancel`` turned true while waiting.
+
+        Raises:
+            ValidationError: the request can never fit (more than the machine or the pool's limit).
+        """
+        self.check_fits(cpus, memory_bytes, gpus, pool)
+        backoff = _FIRST_BACKOFF
+        while True:
+            reservation = self.try_acquire(cpus, memory_bytes, gpus, pool)
+            if reservation is not None:
+                return reservation
+            if should_cancel():
+                return None
+            time.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF)
+
+    def try_acquire(self, cpus: int, memory_bytes: int = 0, gpus: int = 0, pool: str = "") -> Reservation | None:
+        """Reserve the request if it fits now; ``None`` otherwise (never waits)."""
+        self.check_fits(cpus, memory_bytes, gpus, pool)
+        limits = self.pool_limits()
+        with self._locked():
+            entries = self._live_entries()
+            used = _sum(entries)
+            pool_used = _sum([e for e in entries if e.pool == pool]) if pool else Resources()
+            if not _fits(used, Resources(cpus, memory_bytes, gpus), self.total):
+                return None
+            if pool and not _fits(pool_used, Resources(cpus, memory_bytes, gpus), limits.get(pool, Resources())):
+                return None
+            taken = {i for e in entries for i in e.gpu_ids}
+            gpu_ids = tuple(i for i in range(self.total.gpus) if i not in taken)[:gpus]
+            pid, pid_start = self._owner()
+            reservation = Reservation(
+                id=uuid.uuid4().hex,
+                pid=pid,
+                pid_start=pid_start,
+                cpus=cpus,
+                memory_bytes=memory_bytes,
+                gpus=gpus,
+                gpu_ids=gpu_ids,
+                pool=pool,
+            )
+            self._write([*entries, reservation])
+        logger.debug("capacity.acquired id=%s cpus=%d memory=%d gpus=%d", reservation.id, cpus, memory_bytes, gpus)
+        return reservation
+
+    def release(self, reservation: Reservation) -> None:
+        """Give a reservation back (a no-op when it is already gone)."""
+        with self._locked():
+            entries = self._live_entries()
+            self._write([e for e in entries if e.id != reservation.id])
+        logger.debug("capacity.released id=%s", reservation.id)
+
+    @contextlib.contextmanager
+    def reserved(
+        self,
+        cpus: int,
+        memory_bytes: int = 0,
+        gpus: int = 0,
+        pool: str = "",
+        *,
+        should_cancel: Callable[[], bool] = lambda: False,
+    ) -> Iterator[Reservation | None]:
+        """:meth:`acquire` for the duration of a ``with`` block (``None`` when cancelled while waiting)."""
+        reservation = self.acquire(cpus, memory_bytes, gpus, pool, should_cancel=should_cancel)
+        try:
+            yield reservation
+        finally:
+            if reservation is not None:
+                self.release(reservation)
+
+    def check_fits(self, cpus: int, memory_bytes: int = 0, gpus: int = 0, pool: str = "") -> None:
+        """Raise :class:`ValidationError` when the request could never fit, however long it waited."""
+        if cpus < 0 or memory_bytes < 0 or gpus < 0:
+            raise ValidationError(f"Resource requests cannot be negative (cpus={cpus}, memory={memory_bytes}).")
+        for what, want, have in (
+            ("CPUs", cpus, self.total.cpus),
+            ("bytes of memory", memory_bytes, self.total.memory_bytes),
+            ("GPUs", gpus, self.total.gpus),
+        ):
+            if want > have:
+                raise ValidationError(f"The task requests {want} {what} but this machine has {have}.")
+        if pool:
+            limit = self.pool_limits().get(pool)
+            if limit is not None:
+                for what, want, most in (
+                    ("CPUs", cpus, limit.cpus),
+                    ("bytes of memory", memory_bytes, limit.memory_bytes),
+                    ("GPUs", gpus, limit.gpus),
+                ):
+                    if most > 0 and want > most:
+                        raise ValidationError(f"The task requests {want} {what} but pool {pool} allows {most}.")
+
+    def usage(self) -> Usage:
+        """What the live reservations of every process hold now."""
+        with self._locked():
+            entries = self._live_entries()
+        pools: dict[str, list[Reservation]] = {}
+        for entry in entries:
+            if entry.pool:
+                pools.setdefault(entry.pool, []).append(entry)
+        return Usage(total=_sum(entries), pools={p: _sum(e) for p, e in pools.items()}, entries=len(entries))
+
+    def pool_limits(self) -> dict[str, Resources]:
+        """The per-pool limits file, re-read only when it changed."""
+        path = self.directory / POOL_LIMITS_FILE
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return {}
+        key = (stat.st_mtime_ns, stat.st_size)
+        if self._limits_cache is not None and self._limits_cache[0] == key:
+            return self._limits_cache[1]
+        limits: dict[str, Resources] = {}
+        try:
+            raw = json.loads(path.read_text())
+            for pool, value in raw.items():
+                limits[str(pool)] = Resources(
+                    cpus=int(value.get("cpus", 0) or 0),
+                    memory_bytes=int(value.get("memory_bytes", 0) or 0),
+                    gpus=int(value.get("gpus", 0) or 0),
+                )
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            logger.warning("capacity.pool_limits_unreadable path=%s error=%s", path, exc)
+            return {}
+        self._limits_cache = (key, limits)
+        return limits
+
+    def write_pool_limits(self, limits: Mapping[str, Resources]) -> None:
+        """Replace the per-pool limits file atomically (the scheduler calls this for run groups)."""
+        data = {pool: asdict(limit) for pool, limit in limits.items()}
+        _atomic_write(self.directory / POOL_LIMITS_FILE, json.dumps(data, sort_keys=True).encode())
+
+    def _owner(self) -> tuple[int, int]:
+        """This process's pid and start time (re-read after a fork)."""
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._pid_start = _proc.start_ticks(self._pid) or 0
+        return self._pid, self._pid_start
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _live_entries(self) -> list[Reservation]:
+        """Ledger entries whose owner still runs (call with the lock held)."""
+        try:
+            raw: Any = json.loads((self.directory / LEDGER_FILE).read_bytes() or b"{}")
+        except FileNotFoundError:
+            return []
+        except ValueError:
+            logger.warning("capacity.ledger_corrupt path=%s", self.directory / LEDGER_FILE)
+            return []
+        entries = []
+        alive: dict[tuple[int, int], bool] = {}
+        for item in raw.get("entries", []):
+            try:
+                entry = Reservation(
+                    id=str(item["id"]),
+                    pid=int(item["pid"]),
+                    pid_start=int(item["pid_start"]),
+                    cpus=int(item["cpus"]),
+                    memory_bytes=int(item["memory_bytes"]),
+                    gpus=int(item["gpus"]),
+                    gpu_ids=tuple(int(i) for i in item.get("gpu_ids", ())),
+                    pool=str(item.get("pool", "")),
+                )
+            except (KeyError, TypeError, ValueError):
+                continue
+            owner = (entry.pid, entry.pid_start)
+            if owner not in alive:
+                alive[owner] = _proc.is_same_process(entry.pid, entry.pid_start)
+            if alive[owner]:
+                entries.append(entry)
+            else:
+                logger.info("capacity.reclaimed id=%s pid=%d cpus=%d", entry.id, entry.pid, entry.cpus)
+        return entries
+
+    def _write(self, entries: list[Reservation]) -> None:
+        data = {"version": 1, "entries": [asdict(e) for e in entries]}
+        _atomic_write(self.directory / LEDGER_FILE, json.dumps(data).encode())
+
+
+def _sum(entries: list[Reservation]) -> Resources:
+    return Resources(
+        cpus=sum(e.cpus for e in entries),
+        memory_bytes=sum(e.memory_bytes for e in entries),
+        gpus=sum(e.gpus for e in entries),
+    )
+
+
+def _fits(used: Resources, want: Resources, limit: Resources) -> bool:
+    """Whether ``used + want`` stays within ``limit``; a 0 in ``limit`` means unlimited."""
+    return all(
+        most <= 0 or have + more <= most
+        for have, more, most in (
+            (used.cpus, want.cpus, limit.cpus),
+            (used.memory_bytes, want.memory_bytes, limit.memory_bytes),
+            (used.gpus, want.gpus, limit.gpus),
+        )
+    )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,117 @@
+"""Network isolation for RESTRICTED task commands: an argv prefix that takes the network away.
+
+Owns: choosing a mechanism (bubblewrap ``--unshare-net`` or util-linux ``unshare --net``, with a user
+namespace when not root), proving once per process that it works (a tiny probe whose result is cached),
+and failing closed with :class:`NetworkIsolationError` when isolation is requested but impossible.
+Must not: start task commands (the executor prepends the prefix) or decide which runs are RESTRICTED.
+
+Modes (setting ``executor.network_isolation``): ``auto`` (bubblewrap when it works, else ``unshare``),
+``bwrap``, ``unshare`` and ``none`` (no isolation at all; a warning is logged once).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import threading
+
+from omicsd.errors import OmicsdError
+
+logger = logging.getLogger(__name__)
+
+MODES = ("auto", "bwrap", "unshare", "none")
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[str, ...] | str] = {}
+_warned_none = False
+
+
+class NetworkIsolationError(OmicsdError):
+    """Network isolation was requested but this machine cannot provide it."""
+
+
+def network_prefix(mode: str = "auto") -> tuple[str, ...]:
+    """The argv prefix that runs a command in a network namespace with no usable interface.
+
+    Args:
+        mode: ``auto``, ``bwrap``, ``unshare`` or ``none``.
+
+    Returns:
+        The prefix (empty for ``none``), proven to work by a probe the first time it is asked for.
+
+    Raises:
+        NetworkIsolationError: the mode is unknown, or no candidate mechanism works on this machine.
+    """
+    global _warned_none
+    if mode not in MODES:
+        raise NetworkIsolationError(f"Unknown network isolation mode {mode!r}; expected one of {MODES}.")
+    if mode == "none":
+        if not _warned_none:
+            _warned_none = True
+            logger.warning("executor.network_isolation_disabled RESTRICTED tasks keep the host network")
+        return ()
+    with _lock:
+        if mode not in _cache:
+            _cache[mode] = _choose(mode)
+        found = _cache[mode]
+    if isinstance(found, str):
+        raise NetworkIsolationError(found)
+    return found
+
+
+def _candidates(mode: str) -> list[tuple[str, ...]]:
+    candidates: list[tuple[str, ...]] = []
+    bwrap = shutil.which("bwrap")
+    if bwrap and mode in ("auto", "bwrap"):
+        candidates.append((bwrap, "--dev-bind", "/", "/", "--unshare-net", "--die-with-parent", "--"))
+    unshare = shutil.which("unshare")
+    if unshare and mode in ("auto", "unshare"):
+        candidates.append((unshare, "--net", "--"))
+        candidates.append((unshare, "--user", "--map-current-user", "--net", "--"))
+        candidates.append((unshare, "--map-root-user", "--net", "--"))
+    return candidates
+
+
+def _choose(mode: str) -> tuple[str, ...] | str:
+    """The first working candidate, or an error message saying what was tried."""
+    candidates = _candidates(mode)
+    failures = []
+    for prefix in candidates:
+        problem = _probe(prefix)
+        if problem is None:
+            logger.info("executor.network_isolation mode=%s prefix=%s", mode, " ".join(prefix))
+            return prefix
+        failures.append(f"{' '.join(prefix)}: {problem}")
+    wanted = {"auto": "bwrap or unshare", "bwrap": "bwrap", "unshare": "unshare"}[mode]
+    if not candidates:
+        return (
+            f"RESTRICTED networking needs {wanted} on PATH to isolate task commands, and none was found; "
+            "install bubblewrap or util-linux, or set executor.network_isolation = 'none' to run without isolation."
+        )
+    return (
+        f"RESTRICTED networking could not isolate task commands with {wanted} "
+        f"({'; '.join(failures)}); set executor.network_isolation = 'none' to run without isolation."
+    )
+
+
+def _probe(prefix: tuple[str, ...]) -> str | None:
+    """Run ``cat /proc/self/net/dev`` under ``prefix``: ``None`` when only a loopback is visible."""
+    try:
+        done = subprocess.run(
+            [*prefix, "cat", "/proc/self/net/dev"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    if done.returncode != 0:
+        return done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"
+    interfaces = [
+        line.split(":", 1)[0].strip() for line in done.stdout.decode(errors="replace").splitlines() if ":" in line
+    ]
+    if any(name != "lo" for name in interfaces):
+        return f"interfaces still visible: {', '.join(interfaces)}"
+    return None

@@ -1,0 +1,306 @@
+"""The ``local`` executor: task commands as process groups on this host.
+
+Owns: running one task attempt as a new session (its own process group) in its working directory with a
+minimal environment, waiting for it without adding latency (a pidfd), cancel / timeout (SIGTERM to the
+group, SIGKILL after a grace period), the memory limit (through :class:`ProcessMonitor`), tearing down
+every process the command left behind (as a container's end would), and the attempt's metrics.
+Must not: decide how many resources a task gets (the engine does) or account for them itself (the
+:class:`~omicsd.executors.capacity.CapacityLedger` does, across processes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from omicsd.executors import _proc
+from omicsd.executors._monitor import ProcessMonitor, Watch
+from omicsd.executors.base import TaskRequest, TaskResult
+from omicsd.executors.capacity import CapacityLedger, Reservation
+from omicsd.executors.isolation import network_prefix
+
+logger = logging.getLogger(__name__)
+
+HOST_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
+"""Host variables a task inherits; everything else comes from :attr:`TaskRequest.env`."""
+
+_CANCEL_POLL = 0.05
+_TEARDOWN_LIMIT = 5.0
+
+
+class LocalExecutor:
+    """Runs task commands on this host, within the machine capacity shared through a ledger."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        ledger: CapacityLedger,
+        *,
+        network_isolation: str = "auto",
+        kill_grace: float = 2.0,
+        sample_interval: float = 0.25,
+    ) -> None:
+        """Create an executor.
+
+        Args:
+            ledger: The machine-wide capacity ledger.
+            network_isolation: How ``network=False`` requests lose the network (see
+                :mod:`omicsd.executors.isolation`).
+            kill_grace: Seconds between SIGTERM and SIGKILL on cancel or timeout.
+            sample_interval: Seconds between CPU/memory samples (and memory-limit checks).
+        """
+        self.ledger = ledger
+        self.network_isolation = network_isolation
+        self.kill_grace = kill_grace
+        self.monitor = ProcessMonitor(sample_interval)
+
+    def capacity(self) -> Mapping[str, int]:
+        """The machine capacity this executor hands out."""
+        total = self.ledger.total
+        return {"cpus": total.cpus, "memory_bytes": total.memory_bytes, "gpus": total.gpus}
+
+    def run(
+        self,
+        request: TaskRequest,
+        *,
+        should_cancel: Callable[[], bool] = lambda: False,
+        on_start: Callable[[float], None] | None = None,
+    ) -> TaskResult:
+        """Wait for capacity, run the command to completion and release the capacity.
+
+        A task cancelled while it waits for capacity never starts: the result has ``cancelled`` set, exit
+        status 143 and ``start_time == end_time``, and ``on_start`` is not called.
+
+        Raises:
+            omicsd.errors.ValidationError: the request can never fit this machine or its pool.
+            omicsd.executors.isolation.NetworkIsolationError: ``network=False`` but isolation is impossible.
+        """
+        prefix = () if request.network else network_prefix(self.network_isolation)
+        reservation = self.ledger.acquire(
+            request.cpus, request.memory_bytes, request.gpus, request.pool, should_cancel=should_cancel
+        )
+        if reservation is None:
+            now = time.time()
+            logger.info("task.cancelled_before_start name=%s", request.name)
+            return TaskResult(exit_status=128 + signal.SIGTERM, start_time=now, end_time=now, cancelled=True)
+        try:
+            return self._run_reserved(request, reservation, [*prefix, *request.command], should_cancel, on_start)
+        finally:
+            self.ledger.release(reservation)
+
+    def _run_reserved(
+        self,
+        request: TaskRequest,
+        reservation: Reservation,
+        argv: list[str],
+        should_cancel: Callable[[], bool],
+        on_start: Callable[[float], None] | None,
+    ) -> TaskResult:
+        env, own_tmp = _environment(request, reservation)
+        start_time = time.time()
+        try:
+            process = _spawn(request, argv, env)
+        except OSError as exc:
+            _note_spawn_failure(request, exc)
+            if own_tmp is not None:
+                shutil.rmtree(own_tmp, ignore_errors=True)
+            status = 126 if isinstance(exc, PermissionError) else 127
+            return TaskResult(exit_status=status, start_time=start_time, end_time=time.time())
+        logger.info("task.started name=%s pid=%d cpus=%d", request.name, process.pid, request.cpus)
+        watch = self.monitor.watch(process.pid, request.memory_bytes)
+        try:
+            if on_start is not None:
+                try:
+                    on_start(start_time)
+                except Exception:
+                    logger.exception("task.on_start_failed name=%s", request.name)
+            cancelled, timed_out = self._wait(process, request, should_cancel)
+        finally:
+            _teardown(watch)
+            self.monitor.unwatch(watch)
+            _, status, rusage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        end_time = time.time()
+        if own_tmp is not None:
+            shutil.rmtree(own_tmp, ignore_errors=True)
+        result = _result(process.returncode, start_time, end_time, watch, rusage, cancelled, timed_out)
+        logger.info(
+            "task.exited name=%s exit_status=%d cancelled=%s timed_out=%s oom=%s",
+            request.name,
+            result.exit_status,
+            cancelled,
+            timed_out,
+            result.oom_killed,
+        )
+        return result
+
+    def _wait(
+        self, process: subprocess.Popen[bytes], request: TaskRequest, should_cancel: Callable[[], bool]
+    ) -> tuple[bool, bool]:
+        """Wait until the leader exits (left unreaped); returns ``(cancelled, timed_out)``."""
+        waiter = _ExitWaiter(process.pid)
+        deadline = None if request.timeout_seconds is None else time.monotonic() + request.timeout_seconds
+        cancelled = timed_out = False
+        kill_at: float | None = None
+        try:
+            while True:
+                now = time.monotonic()
+                wait = _CANCEL_POLL
+                if deadline is not None and not (cancelled or timed_out):
+                    wait = min(wait, deadline - now)
+                if kill_at is not None:
+                    wait = min(wait, kill_at - now)
+                if waiter.wait(max(0.0, wait)):
+                    return cancelled, timed_out
+                now = time.monotonic()
+                if kill_at is None and should_cancel():
+                    cancelled = True
+                elif kill_at is None and deadline is not None and now >= deadline:
+                    timed_out = True
+                if kill_at is None and (cancelled or timed_out):
+                    reason = "cancel" if cancelled else "timeout"
+                    logger.info("task.terminating name=%s reason=%s", request.name, reason)
+                    _signal_group(process.pid, signal.SIGTERM)
+                    kill_at = now + self.kill_grace
+                elif kill_at is not None and now >= kill_at:
+                    _signal_group(process.pid, signal.SIGKILL)
+                    kill_at = float("inf")
+        finally:
+            waiter.close()
+
+
+class _ExitWaiter:
+    """Waits for a child to exit without reaping it: a pidfd when the kernel has them, else polling."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._poller: select.poll | None = None
+        self._fd: int | None = None
+        self._delay = 0.001
+        try:
+            self._fd = os.pidfd_open(pid)
+            self._poller = select.poll()
+            self._poller.register(self._fd, select.POLLIN)
+        except (AttributeError, OSError):
+            self._fd = None
+
+    def wait(self, timeout: float) -> bool:
+        if self._poller is not None:
+            return bool(self._poller.poll(timeout * 1000))
+        end = time.monotonic() + timeout
+        while True:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if info is not None and info.si_pid == self.pid:
+                return True
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(self._delay, left))
+            self._delay = min(self._delay * 2, 0.05)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _environment(request: TaskRequest, reservation: Reservation) -> tuple[dict[str, str], Path | None]:
+    """The task's environment, and the TMPDIR created for it (``None`` when the request named one)."""
+    env = {key: os.environ[key] for key in HOST_ENV_KEYS if key in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.setdefault("LANG", "C.UTF-8")
+    env["HOME"] = str(request.cwd)
+    own_tmp: Path | None = None
+    if "TMPDIR" not in request.env:
+        own_tmp = request.cwd / ".tmp"
+        env["TMPDIR"] = str(own_tmp)
+    if reservation.gpu_ids:
+        env["CUDA_VISIBLE_DEVICES"] = env["NVIDIA_VISIBLE_DEVICES"] = ",".join(map(str, reservation.gpu_ids))
+    env.update(request.env)
+    Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+    return env, own_tmp
+
+
+def _spawn(request: TaskRequest, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with open(request.stdout_path, "ab") as stdout, open(request.stderr_path, "ab") as stderr:
+        return subprocess.Popen(
+            argv,
+            cwd=request.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+def _note_spawn_failure(request: TaskRequest, exc: OSError) -> None:
+    logger.warning("task.spawn_failed name=%s error=%s", request.name, exc)
+    with contextlib.suppress(OSError), open(request.stderr_path, "a") as stderr:
+        stderr.write(f"omicsd: cannot run {request.command[0] if request.command else '(empty)'}: {exc}\n")
+
+
+def _signal_group(leader: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, sig)
+
+
+def _teardown(watch: Watch) -> None:
+    """SIGKILL every process of the task until none is left (the unreaped leader keeps its ids reserved)."""
+    deadline = time.monotonic() + _TEARDOWN_LIMIT
+    delay = 0.001
+    while True:
+        _signal_group(watch.leader, signal.SIGKILL)
+        members = watch.members(list(_proc.iter_stats()))
+        if not members:
+            return
+        for member in members:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(member.pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            logger.warning("task.teardown_incomplete leader=%d left=%s", watch.leader, [m.pid for m in members])
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def _result(
+    returncode: int,
+    start_time: float,
+    end_time: float,
+    watch: Watch,
+    rusage: resource.struct_rusage,
+    cancelled: bool,
+    timed_out: bool,
+) -> TaskResult:
+    exit_status = 128 - returncode if returncode < 0 else returncode
+    if watch.oom_killed:
+        exit_status = 128 + signal.SIGKILL
+    wall = max(end_time - start_time, 1e-6)
+    ru_cpu = rusage.ru_utime + rusage.ru_stime
+    cpu_seconds = max(ru_cpu, watch.max_ticks / _proc.CLOCK_TICKS)
+    avg_cpus = cpu_seconds / wall
+    return TaskResult(
+        exit_status=exit_status,
+        start_time=start_time,
+        end_time=end_time,
+        oom_killed=watch.oom_killed,
+        cancelled=cancelled,
+        timed_out=timed_out,
+        cpu_seconds=cpu_seconds,
+        max_cpus=max(watch.max_cpus, avg_cpus),
+        avg_cpus=avg_cpus,
+        max_memory_bytes=watch.max_rss,
+        avg_memory_bytes=watch.rss_sum // watch.samples if watch.samples else 0,
+    )

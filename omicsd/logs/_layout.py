@@ -1,0 +1,102 @@
+"""Where log streams live on disk and what their lines look like.
+
+Owns: the reversible mapping of group and stream names to paths, the stream file format and the creation
+of a stream file (exactly once, even when several processes race to create it).
+Must not: page through events (``_lines`` and ``files`` do).
+
+Layout: ``<root>/<group>/<segment>/…/<last segment>.log``, one directory level per ``/``-separated segment
+of the stream name, each segment (and the group) escaped so that only ``[A-Za-z0-9_-]`` and ``%XX`` remain
+(``~`` stands for an empty segment). Because no escaped name contains a dot, ``x.log`` (stream ``…/x``) and
+``x/`` (streams ``…/x/…``) never clash, and a name prefix maps to one directory plus a filter on one level.
+
+File format: JSON lines, UTF-8. The first line is a header ``{"logStreamName": …, "creationTime": ms}``;
+every other line is one event ``{"timestamp": ms, "ingestionTime": ms, "message": str}``. A line without
+its final newline is still being written and is ignored by readers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import string
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+SUFFIX = ".log"
+_SAFE = frozenset(string.ascii_letters + string.digits + "-_")
+_EMPTY = "~"
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def escape(segment: str) -> str:
+    """One name segment as a file name (only ``[A-Za-z0-9_-]``, ``%XX`` and ``~`` for empty)."""
+    if not segment:
+        return _EMPTY
+    return "".join(c if c in _SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in segment)
+
+
+def unescape(name: str) -> str:
+    """The inverse of :func:`escape`."""
+    return "" if name == _EMPTY else unquote(name)
+
+
+def group_dir(root: Path, group: str) -> Path:
+    """The directory of a log group."""
+    return root / escape(group)
+
+
+def stream_path(root: Path, group: str, stream: str) -> Path:
+    """The file of a log stream."""
+    *parents, last = stream.split("/")
+    return group_dir(root, group).joinpath(*(escape(p) for p in parents), escape(last) + SUFFIX)
+
+
+def header_line(stream: str, creation_ms: int) -> bytes:
+    """The first line of a stream file."""
+    return json.dumps({"logStreamName": stream, "creationTime": creation_ms}).encode() + b"\n"
+
+
+def event_line(timestamp: int, ingestion: int, message: str) -> bytes:
+    """One event as a line."""
+    record = {"timestamp": timestamp, "ingestionTime": ingestion, "message": message}
+    try:
+        return json.dumps(record, ensure_ascii=False).encode() + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(record).encode() + b"\n"
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """A decoded line, or ``None`` when it is not valid JSON."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def ensure_stream(root: Path, group: str, stream: str) -> Path:
+    """Create the stream file with its header unless it exists; safe when processes race to create it."""
+    path = stream_path(root, group, stream)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        try:
+            os.write(fd, header_line(stream, now_ms()))
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return path
