@@ -1,0 +1,247 @@
+"""One WDL run inside a driver process: from staged inputs to the RunFinished event.
+
+Owns: :class:`WdlRun` (builds the executor, the log sinks and the :class:`DriverContext`, runs miniwdl,
+exports outputs, turns failures into HealthOmics ``failureReason`` / ``statusMessage``).
+
+Must not: parse the command line or write ``driver.pid`` (see :mod:`omicsd.engines.wdl.driver`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import WDL.runtime
+from WDL import Env, Tree, Value
+from WDL._util import TerminationSignalFlag
+from WDL.runtime.error import RunFailed
+
+from omicsd.blobs import open_store
+from omicsd.engines import _runlogs
+from omicsd.engines._staging import InputStager, StagingFailed, export_outputs
+from omicsd.engines._storage import GIB, StorageMonitor
+from omicsd.engines.events import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    Event,
+    InputsStaged,
+    RunFinished,
+    RunOutputs,
+    RunStarted,
+)
+from omicsd.engines.spec import RunSpec
+from omicsd.engines.wdl import _context
+from omicsd.engines.wdl._config import memoized_plugin_lookups, miniwdl_config
+from omicsd.engines.wdl._values import (
+    WorkflowError,
+    load_executable,
+    neutral_outputs,
+    parse_inputs,
+    stage_inputs,
+)
+from omicsd.executors import registry
+
+logger = logging.getLogger(__name__)
+
+WDL_DIR = "wdl"
+INPUTS_DIR = "inputs"
+_MAX_MESSAGE = 1000
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str
+    failure_reason: str = ""
+    status_message: str = ""
+    outputs: dict[str, Any] | None = None
+    outputs_uri: str = ""
+
+
+class _Stopped(Exception):
+    """The run was cancelled or aborted while the driver (not miniwdl) was working."""
+
+
+class WdlRun:
+    """A run in progress (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        run_dir: Path,
+        emit: Callable[[Event], None],
+        *,
+        cancel_requested: threading.Event | None = None,
+    ) -> None:
+        """Prepare the run: executor, log sinks and the plugins' context (nothing runs yet).
+
+        Args:
+            spec: the run.
+            run_dir: the run directory (absolute).
+            emit: journals an event.
+            cancel_requested: set (by a signal handler) when the run must be cancelled.
+        """
+        self.spec = spec
+        self.run_dir = run_dir
+        self.emit = emit
+        executor = registry.new(
+            spec.executor.name,
+            capacity_dir=Path(spec.capacity_dir),
+            cpus=spec.executor.cpus,
+            memory_bytes=spec.executor.memory_gib * GIB,
+            gpus=spec.executor.gpus,
+            network_isolation=spec.executor.network_isolation,
+        )
+        self.logs = _runlogs.RunLogs(spec)
+        self.ctx = _context.DriverContext(
+            spec,
+            emit=emit,
+            executor=executor,
+            wdl_root=run_dir / WDL_DIR,
+            follow_logs=self.logs.follow_task,
+            cancel_requested=cancel_requested,
+        )
+
+    def request_cancel(self) -> None:
+        """Ask the run to stop (signal-handler safe: sets a flag only)."""
+        self.ctx.cancel_requested.set()
+
+    def enter_signal_handling(self, stack: ExitStack) -> Callable[[], bool]:
+        """Install miniwdl's termination handlers for the whole run; returns its ``terminating()``."""
+        terminating: Callable[[], bool] = stack.enter_context(TerminationSignalFlag(logging.getLogger("wdl")))
+        return terminating
+
+    def execute(self, terminating: Callable[[], bool]) -> None:
+        """Run to the end and journal RunOutputs (when COMPLETED) and RunFinished."""
+        with ExitStack() as stack:
+            stack.enter_context(self.logs.engine_log(("wdl", "omicsd")))
+            stack.callback(self.logs.close)
+            stack.enter_context(_context.activate(self.ctx))
+            self.emit(RunStarted(time=time.time(), engine_version=_engine_version()))
+            monitor = StorageMonitor(
+                self.run_dir,
+                limit_bytes=self.spec.storage_capacity_gib * GIB if self.spec.storage_type == "STATIC" else 0,
+                on_exceeded=self._storage_exceeded,
+            ).start()
+            try:
+                outcome = self._run()
+            finally:
+                storage_max = monitor.stop()
+            self.ctx.settle_all()
+            if outcome.status == COMPLETED and outcome.outputs is not None:
+                self.emit(RunOutputs(outputs=outcome.outputs, outputs_uri=outcome.outputs_uri))
+            logger.info(
+                "run.finished status=%s reason=%s message=%s",
+                outcome.status,
+                outcome.failure_reason,
+                outcome.status_message,
+            )
+        self.emit(
+            RunFinished(
+                status=outcome.status,
+                time=time.time(),
+                failure_reason=outcome.failure_reason,
+                status_message=outcome.status_message[:_MAX_MESSAGE],
+                storage_max_bytes=storage_max,
+            )
+        )
+
+    # the run, in the order it happens
+
+    def _run(self) -> _Outcome:
+        store = open_store(root=Path(self.spec.buckets_root), s3_endpoint_url=self.spec.s3_endpoint_url)
+        try:
+            exe = load_executable(self.spec.main_path)
+            inputs = parse_inputs(exe, dict(self.spec.parameters))
+            stager = InputStager(store, self.run_dir / INPUTS_DIR)
+            inputs = stage_inputs(inputs, lambda uri, is_dir: self._stage(stager, uri, is_dir))
+            self.emit(InputsStaged(time=time.time(), resource_digests=dict(stager.resource_digests)))
+            if self.ctx.stop_requested():
+                raise _Stopped()
+            outputs = self._miniwdl(exe, inputs)
+            if self.ctx.stop_requested():
+                raise _Stopped()
+            summary, outputs_uri = export_outputs(store, self.spec.run_output_uri, exe.name, neutral_outputs(outputs))
+        except _Stopped:
+            return self._stopped()
+        except WorkflowError as exn:
+            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", str(exn))
+        except StagingFailed as exn:
+            if self.ctx.stop_requested():
+                return self._stopped()
+            return _Outcome(FAILED, exn.failure_reason, exn.message)
+        except Exception as exn:
+            return self._classify(exn)
+        return _Outcome(COMPLETED, outputs=summary, outputs_uri=outputs_uri)
+
+    def _stage(self, stager: InputStager, uri: str, is_directory: bool) -> str:
+        if self.ctx.stop_requested():
+            raise _Stopped()
+        return stager.stage(uri, directory=is_directory)
+
+    def _miniwdl(self, exe: Tree.Workflow | Tree.Task, inputs: Env.Bindings[Value.Base]) -> Any:
+        capacity = self.ctx.executor.capacity()
+        # every task reserves at least one CPU, so cpus + 2 threads keep the executor saturated while
+        # miniwdl prepares the next attempts; more threads would only wait on the capacity ledger
+        concurrency = min(256, int(capacity.get("cpus", 1)) + 2)
+        cfg = miniwdl_config(self.run_dir, task_concurrency=concurrency)
+        with memoized_plugin_lookups():
+            run_dir = str(self.run_dir / WDL_DIR) + "/."  # "/.": use this directory itself
+            _, outputs = WDL.runtime.run(cfg, exe, inputs, run_dir=run_dir)  # type: ignore[arg-type]
+        return outputs
+
+    def _storage_exceeded(self, size: int) -> None:
+        self.ctx.abort(
+            "FILE_SYSTEM_OUT_OF_SPACE",
+            f"Run storage exceeded its capacity of {self.spec.storage_capacity_gib} GiB ({size / GIB:.2f} GiB used)",
+        )
+
+    def _stopped(self) -> _Outcome:
+        if self.ctx.abort_reason is not None:
+            return _Outcome(FAILED, *self.ctx.abort_reason)
+        return _Outcome(CANCELLED, status_message="Run cancelled")
+
+    def _classify(self, exn: BaseException) -> _Outcome:
+        """failureReason and statusMessage of a run that miniwdl ended with ``exn``."""
+        if self.ctx.stop_requested():
+            return self._stopped()
+        task_dir = ""
+        chain = list(_chain(exn))
+        for cause in chain:
+            reason = getattr(cause, "failure_reason", None)
+            if isinstance(reason, str) and reason:
+                return _Outcome(FAILED, reason, str(cause))
+            if isinstance(cause, RunFailed) and isinstance(cause.exe, Tree.Task):
+                task_dir = cause.run_dir
+                failure = self.ctx.failure(task_dir)
+                if failure is not None and failure.failure_reason:
+                    return _Outcome(FAILED, failure.failure_reason, failure.status_message)
+        root = chain[-1]
+        detail = f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
+        if task_dir:
+            name = self.ctx.task_name(task_dir, Path(task_dir).name)
+            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Task {name} failed: {detail}")
+        return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", detail)
+
+
+def _chain(exn: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exn
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _engine_version() -> str:
+    try:
+        return f"miniwdl {metadata.version('miniwdl')}"
+    except metadata.PackageNotFoundError:
+        return "miniwdl"
