@@ -89,6 +89,8 @@ class RunSpec:
     region: str = "us-east-1"
     account: str = "123456789012"
     cache: CacheSpec | None = None
+    engine_settings: Mapping[str, Any] | None = None
+    """The run's ``engineSettings`` (Nextflow only; WDL and CWL runs never carry them)."""
 
     @property
     def main_path(self) -> Path:

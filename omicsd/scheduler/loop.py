@@ -30,6 +30,8 @@ from omicsd.domain.runs import RunRecord
 from omicsd.domain.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus
 from omicsd.engines.definition import unpack_definition
 from omicsd.engines.journal import journal_path, read_events
+from omicsd.engines.nextflow.driver import NOT_INSTALLED_MESSAGE as NEXTFLOW_NOT_INSTALLED
+from omicsd.engines.nextflow.driver import find_executable as find_nextflow
 from omicsd.engines.spec import CacheSpec, ExecutorSpec, RunSpec, write_spec
 from omicsd.errors import ConflictError, OmicsdError
 from omicsd.executors.capacity import CapacityLedger, Resources
@@ -118,6 +120,7 @@ class Scheduler:
             driver = supervisor.attach(record.id, record.driver_pid, record.driver_start)
             if driver is not None:
                 logger.info("driver.reattached run=%s pid=%d", record.id, driver.pid)
+                driver.journal = journal_path(self.runs_dir / record.uuid)
                 self._drivers[record.id] = driver
                 continue
             after = self._drain(record)
@@ -137,9 +140,10 @@ class Scheduler:
     def tick(self) -> None:
         """One pass of admit + supervise (the loop calls it; tests may too)."""
         now = time.monotonic()
+        full = self._admit_due
         if now - self._last_housekeeping >= HOUSEKEEPING_SECONDS:
             self._last_housekeeping = now
-            self._admit_due = True
+            self._admit_due = full = True
             self._time_out_runs()
         if self._limits_due:
             self._limits_due = False
@@ -147,7 +151,7 @@ class Scheduler:
         if self._admit_due:
             self._admit_due = False
             self._admit()
-        self._supervise()
+        self._supervise(full=full)
 
     # -- the loop -----------------------------------------------------------------------------------------
 
@@ -177,15 +181,24 @@ class Scheduler:
                 claimed = self.services.runs.get(record.id).record
                 self._launch(claimed)
 
-    def _supervise(self) -> None:
+    def _supervise(self, *, full: bool) -> None:
+        """Apply new journal lines; on a full pass also act on cancels and runs cancelled before launch."""
+        stopping: set[str] = set()
+        if full:
+            with self.services.runs.store.read() as conn:
+                stopping = {r.id for r in run_store.in_status(conn, [RunStatus.STOPPING])}
+            self._cancel_unlaunched(stopping)
         for run_id, driver in list(self._drivers.items()):
+            alive = driver.alive()
+            if not (full or driver.journal_grew() or not alive):
+                continue
             record = self._drain_by_id(run_id)
             if record is None or record.status in RUN_TERMINAL:
                 self._forget(run_id)
                 continue
-            if record.status == RunStatus.STOPPING:
+            if run_id in stopping or record.status == RunStatus.STOPPING:
                 self._escalate_cancel(driver)
-            if not driver.alive():
+            if not alive:
                 self._admit_due = True
                 record = self._drain(record)  # the last lines written before it exited
                 if record is not None and record.status not in RUN_TERMINAL:
@@ -196,7 +209,6 @@ class Scheduler:
                         "see the engine log stream",
                     )
                 self._forget(run_id)
-        self._cancel_unlaunched()
 
     # -- helpers in life-cycle order ----------------------------------------------------------------------
 
@@ -204,13 +216,8 @@ class Scheduler:
         run_dir = self.runs_dir / record.uuid
         try:
             spec = self._prepare(record, run_dir)
-            if record.engine == "NEXTFLOW" and shutil.which("nextflow") is None:
-                self.services.run_events.fail(
-                    record,
-                    "WORKFLOW_RUN_FAILED",
-                    "The Nextflow engine is not installed on this omicsd host: put the `nextflow` launcher (and "
-                    "Java 17+) on the server's PATH, with its jar in $NXF_HOME, then start the run again",
-                )
+            if record.engine == "NEXTFLOW" and find_nextflow() is None:
+                self.services.run_events.fail(record, "WORKFLOW_RUN_FAILED", NEXTFLOW_NOT_INSTALLED)
                 return
             driver = supervisor.launch(record.id, spec.engine, run_dir)
         except (OmicsdError, OSError, KeyError) as exc:
@@ -220,6 +227,7 @@ class Scheduler:
             return
         with self.services.runs.store.write() as conn:
             run_store.update(conn, record.id, {"driver_pid": driver.pid, "driver_start": driver.start})
+        driver.journal = journal_path(run_dir)
         self._drivers[record.id] = driver
 
     def _prepare(self, record: RunRecord, run_dir: Path) -> RunSpec:
@@ -251,6 +259,7 @@ class Scheduler:
             region=self.config.region,
             account=self.config.account,
             cache=self._cache_spec(record),
+            engine_settings=record.engine_settings if isinstance(record.engine_settings, dict) else None,
         )
         write_spec(run_dir, spec)
         return spec
@@ -325,16 +334,16 @@ class Scheduler:
             logger.info("run.timed_out id=%s group=%s", record.id, group.id)
             self.wake()
 
-    def _cancel_unlaunched(self) -> None:
+    def _cancel_unlaunched(self, stopping: set[str]) -> None:
         """Runs cancelled between their claim and their launch have no driver to stop."""
-        with self.services.runs.store.read() as conn:
-            stopping = run_store.in_status(conn, [RunStatus.STOPPING])
-        for record in stopping:
-            if record.id not in self._drivers and record.driver_pid is None:
+        for run_id in stopping - set(self._drivers):
+            record = self.services.runs.get(run_id).record
+            if record.driver_pid is None:
                 self._cancelled_without_driver(record)
 
     def _cancelled_without_driver(self, record: RunRecord) -> None:
-        self.services.runs.transition(record, RunStatus.CANCELLED, status_message="Cancelled before it started")
+        if self.services.runs.transition(record, RunStatus.CANCELLED, status_message="Cancelled before it started"):
+            self.services.runs.finished(self.services.runs.get(record.id).record)
 
     def _forget(self, run_id: str) -> None:
         driver = self._drivers.pop(run_id, None)

@@ -40,6 +40,23 @@ class Driver:
     signalled_at: float | None = None
     """When a cancel was sent (SIGTERM), for escalation."""
     exit_status: int | None = field(default=None)
+    journal: Path | None = None
+    """The run's journal; its size tells the loop whether there is anything new to read."""
+    seen_size: int = -1
+    """Journal size at the last read."""
+
+    def journal_grew(self) -> bool:
+        """Whether the journal has bytes the loop has not read yet (a ``stat``, no database access)."""
+        if self.journal is None:
+            return True
+        try:
+            size = self.journal.stat().st_size
+        except FileNotFoundError:
+            return False
+        if size == self.seen_size:
+            return False
+        self.seen_size = size
+        return True
 
     def alive(self) -> bool:
         """Whether the driver process still runs."""

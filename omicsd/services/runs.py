@@ -23,7 +23,8 @@ from omicsd.domain.states import RUN_TERMINAL, RUN_TRANSITIONS, RunStatus
 from omicsd.domain.tags import check_new
 from omicsd.domain.transitions import decide
 from omicsd.domain.workflows import DEFAULT_VERSION, WorkflowRecord, check_runnable
-from omicsd.errors import ConflictError, NotFoundError, QuotaExceededError
+from omicsd.engines.nextflow.settings import check_profiles, parse_engine_settings
+from omicsd.errors import ConflictError, NotFoundError, QuotaExceededError, ValidationError
 from omicsd.logs import streams
 from omicsd.logs.files import LogWriter
 from omicsd.services._idempotency import create_once
@@ -64,6 +65,8 @@ class RunService:
         self.policy = policy
         self.wake: Callable[[], None] = lambda: None
         """Called after a change the scheduler should act on (a new run, a cancel)."""
+        self.finished: Callable[[RunRecord], None] = lambda record: None
+        """Called once a run reached a terminal state (the run manifest is written from here)."""
         self.references: dict[str, Callable[[Connection, str], Any]] = {
             "runGroupId": _missing("Run group"),
             "cacheId": _missing("Run cache"),
@@ -104,7 +107,7 @@ class RunService:
         run_id, created = create_once(self.store, "StartRun", caller.key, params.get("requestId"), params, insert)
         view = self.get(run_id)
         if created:
-            self.log(run_id, f"Run {run_id} created (workflow {view.record.workflow_id}); status PENDING")
+            self.log(view.record, f"Run {run_id} created (workflow {view.record.workflow_id}); status PENDING")
             self.wake()
         return view
 
@@ -173,6 +176,7 @@ class RunService:
             raise ConflictError(f"Run {run_id} is {record.status.value} and cannot be cancelled")
         if record.status == RunStatus.PENDING:
             if self.transition(record, RunStatus.CANCELLED, status_message="Cancelled before it started"):
+                self.finished(self.get(run_id).record)
                 self.wake()
                 return
             record = self.get(run_id).record
@@ -227,15 +231,17 @@ class RunService:
             message = f"Run {record.id} status {target.value}"
             if values.get("status_message"):
                 message += f": {values['status_message']}"
-            self.log(record.id, message)
+            self.log(record, message)
         return done
 
-    def log(self, run_id: str, message: str) -> None:
-        """Append to the run's log stream ``run/<id>``."""
+    def log(self, record: RunRecord, message: str) -> None:
+        """Append to the run's log stream ``run/<id>`` (nothing for ``logLevel=OFF``)."""
+        if record.log_level == "OFF":
+            return
         try:
-            self.logs.append(streams.LOG_GROUP, streams.run_stream(run_id), [message])
+            self.logs.append(streams.LOG_GROUP, streams.run_stream(record.id), [message])
         except OSError:
-            logger.warning("run.log_failed id=%s", run_id, exc_info=True)
+            logger.warning("run.log_failed id=%s", record.id, exc_info=True)
 
     # -- StartRun building blocks (also used by run batches) ---------------------------------------------
 
@@ -269,6 +275,8 @@ class RunService:
             raise NotFoundError(f"{what} not found")
         check_runnable(workflow)
         rules.check_parameters(params.get("parameters"), workflow.parameter_template)
+        if workflow.engine == "NEXTFLOW" and params.get("engineSettings") is not None:
+            _check_engine_settings(params["engineSettings"], workflow.profiles)
         return workflow
 
     def check_references(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -384,6 +392,21 @@ class RunService:
         self.transition_in(conn, record, RunStatus.DELETED)
         task_store.delete_for_run(conn, record.id)
         tag_store.delete_all(conn, self.arns.of("run", record.id))
+
+
+def _check_engine_settings(body: Any, declared_profiles: list[str]) -> None:
+    """Check Nextflow engineSettings: shape and profiles are request errors.
+
+    An unsupported engineVersion is not: HealthOmics accepts the run and fails it with
+    WORKFLOW_VER_VALIDATION_FAILED, which the driver does.
+    """
+    try:
+        settings = parse_engine_settings(body)
+    except ValidationError as exc:
+        if exc.details.get("failure_reason") != "WORKFLOW_VER_VALIDATION_FAILED" or not isinstance(body, dict):
+            raise
+        settings = parse_engine_settings({k: v for k, v in body.items() if k != "engineVersion"})
+    check_profiles(settings.profiles, declared_profiles)
 
 
 def _missing(kind: str) -> Callable[[Connection, str], Any]:
