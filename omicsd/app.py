@@ -16,15 +16,20 @@ from omicsd.blobs import open_store as open_blobs
 from omicsd.config import Settings
 from omicsd.domain.ids import Arns
 from omicsd.engines.spec import ExecutorSpec
-from omicsd.logs.files import LogWriter
+from omicsd.logs.files import LogReader, LogWriter
 from omicsd.protocol import asgi, exports
 from omicsd.protocol import model as wire_model
 from omicsd.protocol.handlers import build as build_handlers
+from omicsd.protocol.handlers import logs as logs_handlers
+from omicsd.protocol.handlers import pricing as pricing_handlers
 from omicsd.protocol.handlers._common import EXPORT_PREFIX
 from omicsd.scheduler.loop import Scheduler, SchedulerConfig
 from omicsd.services import Services
-from omicsd.services.run_events import RunEventApplier
+from omicsd.services.logs import LogsService
+from omicsd.services.manifest import ManifestWriter
+from omicsd.services.pricing import PricingService, load_price_list
 from omicsd.services.run_caches import RunCacheService
+from omicsd.services.run_events import RunEventApplier
 from omicsd.services.run_groups import RunGroupService
 from omicsd.services.runs import RunPolicy, RunService
 from omicsd.services.tags import TagService
@@ -66,6 +71,8 @@ def build_services(settings: Settings) -> Services:
         ),
     )
     tasks = TaskService(store, arns=arns)
+    prices = load_price_list()
+    runs.finished = ManifestWriter(store, arns=arns, writer=runs.logs, prices=prices)
     run_groups = RunGroupService(store, arns=arns)
     runs.references["runGroupId"] = run_groups.lookup
     run_caches = RunCacheService(store, arns=arns)
@@ -87,6 +94,8 @@ def build_services(settings: Settings) -> Services:
         run_events=RunEventApplier(runs, tasks),
         run_groups=run_groups,
         run_caches=run_caches,
+        logs=LogsService(LogReader(data / "logs"), region=arns.region, account_id=arns.account_id),
+        pricing=PricingService(prices, region=arns.region),
     )
 
 
@@ -130,6 +139,10 @@ class OmicsdApp:
             model=wire_model.load("omics"),
             handlers=build_handlers(services),
             strict=settings.server.strict_output,
+            json_services=[
+                asgi.ServiceBinding(wire_model.load("logs"), logs_handlers.handlers(services.logs)),
+                asgi.ServiceBinding(wire_model.load("pricing"), pricing_handlers.handlers(services.pricing)),
+            ],
         )
         self.exports = exports.router(services)
         self.scheduler = build_scheduler(settings, services) if settings.server.scheduler else None

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omicsd.blobs.base import ObjectInfo, join_uri, parse_uri
 from omicsd.blobs.local import LocalObjectStore
@@ -64,7 +64,7 @@ class S3ObjectStore:
                 "s3",
                 endpoint_url=self.endpoint_url,
                 region_name=self._region_name,
-                config=Config(s3={"addressing_style": self._addressing_style}),
+                config=Config(s3=cast(Any, {"addressing_style": self._addressing_style})),
             )
         return self._client
 

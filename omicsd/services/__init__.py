@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from omicsd.domain.callers import Caller
 from omicsd.domain.ids import Arns
-from omicsd.services.run_events import RunEventApplier
+from omicsd.services.logs import LogsService
+from omicsd.services.pricing import PricingService
 from omicsd.services.run_caches import RunCacheService
+from omicsd.services.run_events import RunEventApplier
 from omicsd.services.run_groups import RunGroupService
 from omicsd.services.runs import RunService
 from omicsd.services.tags import TagService
@@ -32,6 +34,8 @@ class Services:
     run_events: RunEventApplier
     run_groups: RunGroupService
     run_caches: RunCacheService
+    logs: LogsService
+    pricing: PricingService
 
     def caller(self, access_key_id: str | None) -> Caller:
         """The caller behind a request signed with ``access_key_id`` (unsigned requests share one caller)."""

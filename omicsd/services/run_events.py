@@ -53,8 +53,11 @@ class RunEventApplier:
                     messages.append(message)
             run_store.update(conn, run_id, {"journal_offset": new_offset})
             final = run_store.get(conn, run_id)
-        for message in messages:
-            self.runs.log(run_id, message)
+        if final is not None:
+            for message in messages:
+                self.runs.log(final, message)
+            if final.status in RUN_TERMINAL:
+                self.runs.finished(final)
         return final
 
     def fail(self, record: RunRecord, reason: str, message: str) -> None:
@@ -64,6 +67,9 @@ class RunEventApplier:
             if current is None or current.status in RUN_TERMINAL:
                 return
             self._finish(conn, current, "FAILED", time_=datetime.now(UTC), reason=reason, message=message)
+            final = run_store.get(conn, record.id)
+        if final is not None:
+            self.runs.finished(final)
 
     # -- one event ----------------------------------------------------------------------------------------
 
