@@ -129,3 +129,45 @@ def test_env_command_prints_exports() -> None:
     assert result.returncode == 0
     assert "export AWS_ENDPOINT_URL=http://127.0.0.1:9999" in result.stdout
     assert "export AWS_DISABLE_HOST_PREFIX_INJECTION=true" in result.stdout
+
+
+@pytest.mark.slow
+def test_aws_cli_runs_a_workflow(server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path) -> None:
+    url, _ = server
+    aws = shutil.which("aws", path=str(BIN)) or shutil.which("aws")
+    if aws is None:
+        pytest.skip("the AWS CLI is not installed (pip install awscli)")
+    env = _client_env(url, tmp_path)
+
+    def cli(*args: str) -> dict[str, object]:
+        done = subprocess.run([aws, "omics", *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if done.stdout.strip() else {}
+
+    archive = tmp_path / "wf.zip"
+    archive.write_bytes(zip_folder("wdl/hello_v11"))
+    workflow = cli("create-workflow", "--name", "cli", "--definition-zip", f"fileb://{archive}")
+    deadline = time.monotonic() + 60
+    while cli("get-workflow", "--id", str(workflow["id"]))["status"] == "CREATING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    run = cli(
+        "start-run",
+        "--workflow-id",
+        str(workflow["id"]),
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/omicsd",
+        "--output-uri",
+        "s3://cli-out/runs/",
+        "--parameters",
+        json.dumps({"name": "cli", "repeat": 2}),
+    )
+    while (got := cli("get-run", "--id", str(run["id"])))["status"] not in ("COMPLETED", "FAILED", "CANCELLED"):
+        assert time.monotonic() < deadline + 60
+        time.sleep(0.1)
+    assert got["status"] == "COMPLETED", got
+    assert str(got["creationTime"]).endswith("Z")
+    tasks = cli("list-run-tasks", "--id", str(run["id"]))["items"]
+    assert [t["name"] for t in tasks] == ["call-say_hello"]  # type: ignore[index]
+    message = tmp_path / "data" / "buckets" / "cli-out" / "runs" / str(run["id"]) / "out" / "message" / "message.txt"
+    assert message.read_text() == "Hello, cli!\nHello, cli!\n"
