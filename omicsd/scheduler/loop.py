@@ -131,6 +131,7 @@ class Scheduler:
             elif after.driver_pid is None and after.status == RunStatus.STOPPING:
                 self._cancelled_without_driver(after)
             else:
+                supervisor.kill_leftovers(self.runs_dir / after.uuid)
                 self.services.run_events.fail(
                     after,
                     "SERVICE_ERROR",
@@ -201,6 +202,8 @@ class Scheduler:
             if not alive:
                 self._admit_due = True
                 record = self._drain(record)  # the last lines written before it exited
+                if record is not None:
+                    supervisor.kill_leftovers(self.runs_dir / record.uuid)
                 if record is not None and record.status not in RUN_TERMINAL:
                     self.services.run_events.fail(
                         record,

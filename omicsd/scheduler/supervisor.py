@@ -123,6 +123,37 @@ def process_start(pid: int) -> str | None:
     return fields[19]
 
 
+def kill_leftovers(run_dir: Path) -> int:
+    """Kill every process group still working inside ``run_dir`` (tasks orphaned by a dead driver).
+
+    Task commands run in their own process groups with their working directory inside the run directory, so
+    ``/proc/<pid>/cwd`` finds them even though their driver, which would have stopped them, is gone.
+
+    Returns:
+        How many process groups were killed.
+    """
+    root = str(run_dir.resolve())
+    groups: set[int] = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry.name}/cwd")
+            if cwd == root or cwd.startswith(root + os.sep):
+                groups.add(os.getpgid(int(entry.name)))
+        except OSError:
+            continue
+    groups.discard(os.getpgrp())
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            continue
+    if groups:
+        logger.warning("run.leftovers_killed dir=%s groups=%d", root, len(groups))
+    return len(groups)
+
+
 def terminate(driver: Driver) -> None:
     """Ask a driver to cancel its run (SIGTERM; the driver stops its tasks and journals CANCELLED)."""
     driver.signal(signal.SIGTERM)

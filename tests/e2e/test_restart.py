@@ -50,6 +50,18 @@ def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
 
 
+def _processes_in(directory: str) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry.name}/cwd").startswith(directory):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def _running(omics: Any, run_id: str) -> None:
     deadline = time.monotonic() + 60
     while not any(t["status"] == "RUNNING" for t in all_tasks(omics, run_id)):
@@ -85,6 +97,8 @@ def test_kill_9_and_restart(tmp_path: Path) -> None:
         lost = wait_run(omics, orphan, timeout=30)
         assert lost["status"] == "FAILED"
         assert "not running" in lost["statusMessage"]
+        run_dir = str((data / "runs" / orphan_uuid).resolve())
+        assert not _processes_in(run_dir), "the orphaned task was killed"
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
