@@ -254,8 +254,40 @@ class RichDisplay:
         self._progress.stop()
 
 
+def estimated_cost(
+    logs_client: Any, run: Mapping[str, Any], *, sleep: Callable[[float], None] = time.sleep
+) -> float | None:
+    """The estimated HealthOmics cost from the run manifest (``manifest/run/<id>/<uuid>``), if it is there.
+
+    The manifest is written as the run ends, a moment after its status changes, so absence is retried briefly.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    stream = f"manifest/run/{run.get('id')}/{run.get('uuid')}"
+    for delay in (0.0, 0.1, 0.2, 0.4, 0.8):
+        sleep(delay)
+        try:
+            events = logs_client.get_log_events(
+                logGroupName=LOG_GROUP, logStreamName=stream, startFromHead=True, limit=1
+            )["events"]
+        except (ClientError, BotoCoreError):
+            events = []
+        if events:
+            try:
+                return float(json.loads(events[0]["message"])["metrics"]["estimatedCostUSD"])
+            except (ValueError, KeyError, TypeError):
+                return None
+    return None
+
+
 def report_run(
-    client: Any, run: Mapping[str, Any], summary: dict[str, Any], settings: Settings, printer: Printer
+    client: Any,
+    run: Mapping[str, Any],
+    summary: dict[str, Any],
+    settings: Settings,
+    printer: Printer,
+    *,
+    cost: float | None = None,
 ) -> int:
     """Report how a run ended: its outputs when COMPLETED, else the reason and the failed tasks' log streams.
 
@@ -271,6 +303,9 @@ def report_run(
     """
     status = run.get("status")
     summary.update(status=status, runOutputUri=run.get("runOutputUri") or summary.get("runOutputUri"))
+    if cost is not None:
+        summary["estimatedCostUSD"] = cost
+        printer.line(f"estimated HealthOmics cost of run {run.get('id')}: ${cost:.4f} (list prices, us-east-1)")
     uri = summary.get("runOutputUri") or ""
     if status == "COMPLETED":
         outputs = read_outputs(

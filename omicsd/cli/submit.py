@@ -113,13 +113,16 @@ def resolve_endpoint(explicit: str | None, settings: Settings, environ: Mapping[
     )
 
 
-def make_client(endpoint_url: str | None, settings: Settings, environ: Mapping[str, str] | None = None) -> Any:
+def make_client(
+    endpoint_url: str | None, settings: Settings, environ: Mapping[str, str] | None = None, *, service: str = "omics"
+) -> Any:
     """A boto3 ``omics`` client for the server, with host prefix injection off.
 
     Args:
         endpoint_url: ``--endpoint-url``, or ``None`` for the environment / configured default.
         settings: omicsd settings (default address and Region).
         environ: the environment (default ``os.environ``).
+        service: the botocore service (``omics``, or ``logs`` for the same server's CloudWatch Logs API).
 
     Returns:
         The client. Without ``AWS_ACCESS_KEY_ID`` or ``AWS_PROFILE`` it signs with the placeholder
@@ -132,7 +135,7 @@ def make_client(endpoint_url: str | None, settings: Settings, environ: Mapping[s
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or settings.identity.region
     placeholder = not env.get("AWS_ACCESS_KEY_ID") and not env.get("AWS_PROFILE")
     return boto3.client(
-        "omics",
+        service,  # type: ignore[call-overload,unused-ignore]
         endpoint_url=resolve_endpoint(endpoint_url, settings, env),
         region_name=region,
         config=Config(inject_host_prefix=False),
@@ -148,11 +151,13 @@ def submit(
     out: IO[str],
     *,
     sleep: Callable[[float], None] = time.sleep,
+    logs_client: Any = None,
 ) -> int:
     """Do the whole ``submit``: package, register or reuse, start, and (with ``--wait``) follow the run.
 
     Args:
         client: A boto3 ``omics`` client.
+        logs_client: A boto3 ``logs`` client for the same server, to read the run manifest's estimated cost.
         options: The parsed flags.
         settings: omicsd settings (where local buckets are, for outputs.json).
         out: Where the report goes (stdout).
@@ -194,7 +199,8 @@ def submit(
     except KeyboardInterrupt:
         sys.stderr.write(f"\nstopped waiting; run {run['id']} goes on (aws omics cancel-run --id {run['id']})\n")
         return 130
-    return _progress.report_run(client, final, summary, settings, printer)
+    cost = _progress.estimated_cost(logs_client, final, sleep=sleep) if logs_client is not None else None
+    return _progress.report_run(client, final, summary, settings, printer, cost=cost)
 
 
 def register(
@@ -341,7 +347,8 @@ def _handle(args: argparse.Namespace) -> int:
             json=args.json,
         )
         client = make_client(args.endpoint_url, settings)
-        return submit(client, options, settings, sys.stdout)
+        logs_client = make_client(args.endpoint_url, settings, service="logs") if options.wait else None
+        return submit(client, options, settings, sys.stdout, logs_client=logs_client)
     except ValidationError as exc:
         sys.stderr.write(f"omicsd submit: error: {exc}\n")
         return 2

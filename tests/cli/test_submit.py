@@ -545,6 +545,7 @@ def test_live_hello_completes_and_prints_outputs(
     assert uri.startswith(summary["runOutputUri"] + "/out/greeting/")
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     assert (settings.buckets_path / bucket / key).read_text() == "Hello, omicsd!\n"
+    assert summary["estimatedCostUSD"] > 0, "the run manifest's estimated cost is reported"
     assert main([*argv, "--json", "--endpoint-url", url]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["workflowReused"] is True and again["workflowId"] == summary["workflowId"]
