@@ -11,6 +11,8 @@ The life of a run in events::
     RunStarted → InputsStaged → (TaskCreated → TaskStarting → TaskRunning → TaskFinished)* →
     RunOutputs (only when COMPLETED) → RunFinished
 
+A task served from the run cache is ``TaskCreated → TaskFinished`` with ``cache_hit`` set.
+
 Each attempt of a task is a new task with its own ``task_id`` (a random 7-digit string unique
 within the run). Decoding ignores keys it does not know, so a newer driver can add fields without
 breaking an older supervisor.
@@ -111,6 +113,10 @@ class TaskFinished:
     failure_reason: str = ""
     status_message: str = ""
     metrics: TaskMetrics = field(default_factory=TaskMetrics)
+    cache_hit: bool = False
+    """The task's outputs came from a run-cache entry; its command did not run."""
+    cache_s3_uri: str = ""
+    """The ``s3://`` prefix of the cache entry a cache hit used (empty otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,11 @@ def from_dict(body: Mapping[str, Any]) -> Event:
     if cls is TaskFinished and isinstance(kwargs.get("metrics"), Mapping):
         metric_names = {f.name for f in dataclasses.fields(TaskMetrics)}
         kwargs["metrics"] = TaskMetrics(**{k: v for k, v in kwargs["metrics"].items() if k in metric_names})
+    if cls is TaskFinished:
+        if "cache_hit" in kwargs:
+            kwargs["cache_hit"] = kwargs["cache_hit"] is True
+        if "cache_s3_uri" in kwargs:
+            kwargs["cache_s3_uri"] = kwargs["cache_s3_uri"] if isinstance(kwargs["cache_s3_uri"], str) else ""
     try:
         return cls(**kwargs)
     except TypeError as exn:

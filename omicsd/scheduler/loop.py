@@ -17,6 +17,7 @@ Must not: write the database except through services.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
@@ -28,6 +29,7 @@ from pathlib import Path
 from omicsd.domain.run_groups import admit, timed_out
 from omicsd.domain.runs import RunRecord
 from omicsd.domain.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus
+from omicsd.engines._cache import mark_timed_out
 from omicsd.engines.definition import unpack_definition
 from omicsd.engines.journal import journal_path, read_events
 from omicsd.engines.nextflow.driver import NOT_INSTALLED_MESSAGE as NEXTFLOW_NOT_INSTALLED
@@ -334,6 +336,8 @@ class Scheduler:
                 )
             except ConflictError:
                 continue
+            with contextlib.suppress(OSError):
+                mark_timed_out(self.runs_dir / record.uuid)  # the driver only sees SIGTERM: tell it why
             logger.info("run.timed_out id=%s group=%s", record.id, group.id)
             self.wake()
 

@@ -151,8 +151,13 @@ class RunEventApplier:
             values["status_message"] = event.status_message[:4000]
         if task.start_time is None and target == TaskStatus.COMPLETED:
             values["start_time"] = _at(event.time)
+        if run.cache_id or event.cache_hit:
+            values["cache_hit"] = event.cache_hit
+            values["cache_s3_uri"] = event.cache_s3_uri[:1024] or None
         self.tasks.transition_in(conn, task, target, **values)
         suffix = f" (exit status {event.exit_status})" if event.exit_status not in (None, 0) else ""
+        if event.cache_hit:
+            suffix = f" from cache entry {event.cache_s3_uri}"
         return f"Task {task.task_id} ({task.name}) {target.value}{suffix}"
 
     def _finish(

@@ -1,9 +1,9 @@
 """The state one WDL driver shares with its miniwdl plugins (container backend and observers).
 
-Owns: :class:`DriverContext` (journal, executor, task IDs, task names, per-task outcomes, cancel and
-abort flags) and the module-level slot that tells the plugins they run inside an omicsd driver
-(:func:`activate` / :func:`current`). Outside a driver :func:`current` is ``None`` and the plugins stay
-inert.
+Owns: :class:`DriverContext` (journal, executor, task IDs, task names, per-task attempts and outcomes,
+the run cache, cancel and abort flags) and the module-level slot that tells the plugins they run inside an
+omicsd driver (:func:`activate` / :func:`current`). Outside a driver :func:`current` is ``None`` and the
+plugins stay inert.
 
 Must not: start or stop miniwdl; the driver does.
 """
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from omicsd.domain.ids import new_id
-from omicsd.engines.events import COMPLETED, FAILED, Event, TaskFinished, TaskMetrics
+from omicsd.engines._cache import RunCache
+from omicsd.engines.events import COMPLETED, FAILED, Event, TaskCreated, TaskFinished, TaskMetrics
 from omicsd.engines.spec import RunSpec
 from omicsd.executors.base import TaskExecutor
 
@@ -86,8 +87,11 @@ class DriverContext:
         self.cancel_requested = cancel_requested or threading.Event()
         self.abort_reason: tuple[str, str] | None = None
         """``(failure_reason, status_message)`` when the driver aborts the run (storage exceeded)."""
+        self.run_cache: RunCache | None = None
+        """The run's run cache, once the driver opened it (``None``: the run has none)."""
         self._lock = threading.Lock()
         self._task_ids: set[str] = set()
+        self._attempts: dict[str, TaskCreated] = {}
         self._pending: dict[str, TaskOutcome] = {}
         self._failures: dict[str, TaskOutcome] = {}
 
@@ -105,6 +109,16 @@ class DriverContext:
     def task_name(self, host_dir: str, run_id: str) -> str:
         """HealthOmics name of the task whose miniwdl directory is ``host_dir``."""
         return task_name(self.wdl_root, Path(host_dir), run_id)
+
+    def note_attempt(self, host_dir: str, created: TaskCreated) -> None:
+        """Remember the latest attempt of the task in ``host_dir`` (its ID and resources, for the run cache)."""
+        with self._lock:
+            self._attempts[host_dir] = created
+
+    def last_attempt(self, host_dir: str) -> TaskCreated | None:
+        """The TaskCreated of the latest attempt of the task in ``host_dir``, if it had one."""
+        with self._lock:
+            return self._attempts.get(host_dir)
 
     # stopping
 

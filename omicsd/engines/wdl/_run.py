@@ -1,7 +1,8 @@
 """One WDL run inside a driver process: from staged inputs to the RunFinished event.
 
-Owns: :class:`WdlRun` (builds the executor, the log sinks and the :class:`DriverContext`, runs miniwdl,
-exports outputs, turns failures into HealthOmics ``failureReason`` / ``statusMessage``).
+Owns: :class:`WdlRun` (builds the executor, the log sinks and the :class:`DriverContext`, opens the run
+cache, runs miniwdl with omicsd's call cache, exports outputs and then cache entries, turns failures into
+HealthOmics ``failureReason`` / ``statusMessage``).
 
 Must not: parse the command line or write ``driver.pid`` (see :mod:`omicsd.engines.wdl.driver`).
 """
@@ -23,8 +24,9 @@ from WDL import Env, Tree, Value
 from WDL._util import TerminationSignalFlag
 from WDL.runtime.error import RunFailed
 
-from omicsd.blobs import open_store
+from omicsd.blobs import ObjectStore, open_store
 from omicsd.engines import _runlogs
+from omicsd.engines._cache import RunCache
 from omicsd.engines._staging import InputStager, StagingFailed, export_outputs
 from omicsd.engines._storage import GIB, StorageMonitor
 from omicsd.engines.events import (
@@ -47,6 +49,7 @@ from omicsd.engines.wdl._values import (
     parse_inputs,
     stage_inputs,
 )
+from omicsd.engines.wdl.cache import OmicsdCallCache, tracking_calls
 from omicsd.executors import registry
 
 logger = logging.getLogger(__name__)
@@ -137,6 +140,7 @@ class WdlRun:
             self.ctx.settle_all()
             if outcome.status == COMPLETED and outcome.outputs is not None:
                 self.emit(RunOutputs(outputs=outcome.outputs, outputs_uri=outcome.outputs_uri))
+            self._export_cache(outcome)
             logger.info(
                 "run.finished status=%s reason=%s message=%s",
                 outcome.status,
@@ -165,6 +169,7 @@ class WdlRun:
             self.emit(InputsStaged(time=time.time(), resource_digests=dict(stager.resource_digests)))
             if self.ctx.stop_requested():
                 raise _Stopped()
+            self._open_cache(store)
             outputs = self._miniwdl(exe, inputs)
             if self.ctx.stop_requested():
                 raise _Stopped()
@@ -192,10 +197,34 @@ class WdlRun:
         # miniwdl prepares the next attempts; more threads would only wait on the capacity ledger
         concurrency = min(256, int(capacity.get("cpus", 1)) + 2)
         cfg = miniwdl_config(self.run_dir, task_concurrency=concurrency)
-        with memoized_plugin_lookups():
+        with (
+            memoized_plugin_lookups(),
+            tracking_calls(),
+            OmicsdCallCache(cfg, logging.getLogger("wdl")) as call_cache,
+        ):
             run_dir = str(self.run_dir / WDL_DIR) + "/."  # "/.": use this directory itself
-            _, outputs = WDL.runtime.run(cfg, exe, inputs, run_dir=run_dir)  # type: ignore[arg-type]
+            _, outputs = WDL.runtime.run(cfg, exe, inputs, run_dir=run_dir, _cache=call_cache)  # type: ignore[arg-type]
         return outputs
+
+    def _open_cache(self, store: ObjectStore) -> None:
+        """Open the run's run cache and index its entries (a cache that cannot be read only costs misses)."""
+        try:
+            cache = RunCache.open(self.spec, store, self.run_dir, writer=self.logs.writer)
+            if cache is not None:
+                cache.load()
+        except Exception:
+            logger.warning("cache.open_failed", exc_info=True)
+            return
+        self.ctx.run_cache = cache
+
+    def _export_cache(self, outcome: _Outcome) -> None:
+        """The export phase: completed tasks become cache entries when the cache behavior says so."""
+        if self.ctx.run_cache is None:
+            return
+        try:
+            self.ctx.run_cache.export(outcome.status, outcome.failure_reason)
+        except Exception:
+            logger.warning("cache.export_crashed", exc_info=True)
 
     def _storage_exceeded(self, size: int) -> None:
         self.ctx.abort(

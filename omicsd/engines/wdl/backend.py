@@ -78,9 +78,11 @@ class LocalTaskContainer(TaskContainer):
             cpus, memory_gib, gpus = _rounded(requested)
             ctx.emit(_created(task_id, name, cpus, memory_gib, gpus, "", requested.image))
             raise self._setup_failed(ctx, task_id, name, "INVALID_TASK_RESOURCE_VALUE", exn.message) from exn
-        ctx.emit(
-            _created(task_id, name, sized.cpus, sized.memory_gib, sized.gpus, sized.instance_type, requested.image)
+        created = _created(
+            task_id, name, sized.cpus, sized.memory_gib, sized.gpus, sized.instance_type, requested.image
         )
+        ctx.note_attempt(self.host_dir, created)
+        ctx.emit(created)
 
         def on_start(at: float) -> None:
             ctx.emit(TaskRunning(task_id=task_id, time=at))

@@ -9,11 +9,12 @@ Must not: touch the database or the services. The supervisor reads ``<run_dir>/e
 directory, the buckets and the log root.
 
 Life of a run: write ``driver.pid``; read ``spec.json``; RunStarted; load the definition; parse the
-HealthOmics parameters; stage File/Directory inputs (InputsStaged); run ``WDL.runtime.run`` with the
-``omicsd_local`` backend, which hands each attempt to the executor; export outputs (RunOutputs);
-RunFinished. SIGTERM (or SIGINT/SIGHUP/SIGQUIT) cancels: running tasks are killed through the executor,
-nothing is exported, the run ends CANCELLED. The exit status is 0 once RunFinished is journaled, whatever
-the run's outcome; non-zero means the driver crashed before that.
+HealthOmics parameters; stage File/Directory inputs (InputsStaged); index the run cache, if any; run
+``WDL.runtime.run`` with the ``omicsd_local`` backend, which hands each attempt to the executor, and
+omicsd's call cache, which serves cache hits; export outputs (RunOutputs); export cache entries (as the
+cache behavior says); RunFinished. SIGTERM (or SIGINT/SIGHUP/SIGQUIT) cancels: running tasks are killed
+through the executor, no outputs are exported, the run ends CANCELLED. The exit status is 0 once
+RunFinished is journaled, whatever the run's outcome; non-zero means the driver crashed before that.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def observe_workflow(
 ) -> Coroutine:
     """Workflow plugin: pass-through (the driver reads the workflow's outcome from ``WDL.runtime.run``).
 
-    Registered so that a later cache integration has a place to observe workflow-level hits.
+    Task cache hits never reach task plugins; :mod:`omicsd.engines.wdl.cache` journals them.
     """
     yield from _pass_through(recv)
 
