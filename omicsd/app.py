@@ -25,6 +25,8 @@ from omicsd.protocol.handlers import pricing as pricing_handlers
 from omicsd.protocol.handlers._common import EXPORT_PREFIX
 from omicsd.scheduler.loop import Scheduler, SchedulerConfig
 from omicsd.services import Services
+from omicsd.services.batches import BatchService
+from omicsd.services.configurations import ConfigurationService
 from omicsd.services.logs import LogsService
 from omicsd.services.manifest import ManifestWriter
 from omicsd.services.pricing import PricingService, load_price_list
@@ -77,6 +79,9 @@ def build_services(settings: Settings) -> Services:
     runs.references["runGroupId"] = run_groups.lookup
     run_caches = RunCacheService(store, arns=arns)
     runs.references["cacheId"] = run_caches.lookup
+    configurations = ConfigurationService(store, arns=arns)
+    runs.references["configurationName"] = configurations.lookup
+    batches = BatchService(store, arns=arns, runs=runs, blobs=blobs, principal_arn=settings.identity.caller_arn)
     tags = TagService(store, arns=arns)
     tags.register(
         "workflow", lambda conn, ref: workflow_store.get(conn, ref.resource_id, ref.version_name or "") is not None
@@ -84,6 +89,8 @@ def build_services(settings: Settings) -> Services:
     tags.register("run", lambda conn, ref: run_store.get(conn, ref.resource_id) is not None)
     tags.register("runGroup", lambda conn, ref: group_store.get(conn, ref.resource_id) is not None)
     tags.register("runCache", lambda conn, ref: cache_store.get(conn, ref.resource_id) is not None)
+    tags.register("configuration", configurations.exists)
+    tags.register("runBatch", batches.exists)
     return Services(
         arns=arns,
         principal_arn=settings.identity.caller_arn,
@@ -96,6 +103,8 @@ def build_services(settings: Settings) -> Services:
         run_caches=run_caches,
         logs=LogsService(LogReader(data / "logs"), region=arns.region, account_id=arns.account_id),
         pricing=PricingService(prices, region=arns.region),
+        configurations=configurations,
+        batches=batches,
     )
 
 

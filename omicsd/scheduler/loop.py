@@ -151,6 +151,9 @@ class Scheduler:
         if self._limits_due:
             self._limits_due = False
             self._write_pool_limits()
+        if self.services.batches.step():
+            self._wake.set()  # more batch work is waiting: do not sleep
+        self.services.configurations.step()
         if self._admit_due:
             self._admit_due = False
             self._admit()

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from omicsd.domain.callers import Caller
 from omicsd.domain.ids import Arns
+from omicsd.services.batches import BatchService
+from omicsd.services.configurations import ConfigurationService
 from omicsd.services.logs import LogsService
 from omicsd.services.pricing import PricingService
 from omicsd.services.run_caches import RunCacheService
@@ -36,6 +38,8 @@ class Services:
     run_caches: RunCacheService
     logs: LogsService
     pricing: PricingService
+    configurations: ConfigurationService
+    batches: BatchService
 
     def caller(self, access_key_id: str | None) -> Caller:
         """The caller behind a request signed with ``access_key_id`` (unsigned requests share one caller)."""

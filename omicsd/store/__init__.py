@@ -71,6 +71,9 @@ def open_store(url: str, *, migrate: bool = True, **engine_options: Any) -> Stor
         engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **engine_options)
         _configure_sqlite(engine)
     else:
+        # No server-side prepared statements: a plan made while a table was empty (a new batch's runs) can stay
+        # pathological after 100,000 rows arrive.
+        engine_options.setdefault("connect_args", {"prepare_threshold": None})
         engine_options.setdefault("pool_size", 10)
         engine_options.setdefault("max_overflow", 20)
         engine_options.setdefault("pool_pre_ping", True)

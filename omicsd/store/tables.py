@@ -166,7 +166,8 @@ runs = sa.Table(
     sa.Index(None, "status", "priority", "creation_time"),
     sa.Index(None, "creation_time", "id"),
     sa.Index(None, "run_group_id"),
-    sa.Index(None, "batch_id"),
+    sa.Index(None, "batch_id", "status"),
+    sa.Index(None, "batch_id", "creation_time", "id"),
     sa.Index(None, "name"),
 )
 

@@ -100,7 +100,7 @@ def handlers(services: Services) -> dict[str, Handler]:
 def _configuration(services: Services, record: RunRecord) -> dict[str, Any] | None:
     if not record.configuration_name:
         return None
-    return {"name": record.configuration_name, "arn": services.arns.of("configuration", record.configuration_name)}
+    return services.configurations.describe_for_run(record.configuration_name)
 
 
 def _run_item(view: RunView) -> dict[str, Any]:
@@ -165,6 +165,7 @@ def _run_details(services: Services, view: RunView) -> dict[str, Any]:
             "networkingMode": r.networking_mode,
             "scratchStorageMode": r.scratch_storage_mode,
             "configuration": _configuration(services, r),
+            "vpcConfig": services.configurations.vpc_config(r.configuration_name) if r.configuration_name else None,
             "engineSettings": r.engine_settings,
             "sessionPolicy": r.session_policy,
             "outputUriPrefixMode": r.output_uri_prefix_mode or "SERVICE_DEFINED",
