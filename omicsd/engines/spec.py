@@ -43,7 +43,7 @@ class ExecutorSpec:
 
 @dataclass(frozen=True)
 class CacheSpec:
-    """The run cache attached to the run (reserved; not used by the drivers yet)."""
+    """The run cache attached to the run (reserved; read by the WDL and CWL drivers)."""
 
     cache_id: str = ""
     cache_uri: str = ""

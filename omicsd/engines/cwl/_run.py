@@ -1,8 +1,9 @@
 """One CWL run inside a driver process: from staged inputs to the RunFinished event.
 
 Owns: :class:`CwlRun` (builds the executor, the log sinks and the :class:`RunContext`; loads the definition;
-turns the parameters into a staged job order; runs cwltool with :class:`TaskJobExecutor`; exports the
-outputs; turns failures into HealthOmics ``failureReason`` / ``statusMessage``).
+turns the parameters into a staged job order; opens the run cache; runs cwltool with :class:`TaskJobExecutor`;
+exports the outputs and then the cache entries; turns failures into HealthOmics ``failureReason`` /
+``statusMessage``).
 
 Run directory layout: ``inputs/`` (staged inputs), ``cwl/out/`` (each job's output directory, the
 command's working directory), ``cwl/tmp/`` (each job's ``$TMPDIR`` and staging directory),
@@ -28,14 +29,16 @@ from typing import Any
 
 from schema_salad.sourceline import strip_dup_lineno
 
-from omicsd.blobs import open_store
+from omicsd.blobs import ObjectStore, open_store
 from omicsd.engines import _runlogs
+from omicsd.engines._cache import RunCache
 from omicsd.engines._staging import InputStager, StagingFailed
 from omicsd.engines._storage import GIB, StorageMonitor
 from omicsd.engines.cwl._executor import TaskJobExecutor
 from omicsd.engines.cwl._load import WorkflowError, host_javascript, load_process, relative_message
 from omicsd.engines.cwl._tasks import RunContext
 from omicsd.engines.cwl._values import JobOrder, export_cwl_outputs, output_namespace
+from omicsd.engines.cwl.cache import JobCache
 from omicsd.engines.events import (
     CANCELLED,
     COMPLETED,
@@ -127,6 +130,7 @@ class CwlRun:
             self.ctx.settle_all()
             if outcome.status == COMPLETED and outcome.outputs is not None:
                 self.emit(RunOutputs(outputs=outcome.outputs, outputs_uri=outcome.outputs_uri))
+            self._export_cache(outcome)
             logger.info(
                 "run.finished status=%s reason=%s message=%s",
                 outcome.status,
@@ -155,6 +159,7 @@ class CwlRun:
             self.emit(InputsStaged(time=time.time(), resource_digests=dict(stager.resource_digests)))
             if self.ctx.stop_requested():
                 raise _Stopped()
+            self._open_cache(store)
             outputs = self._cwltool(process, job_order)
             if self.ctx.stop_requested():
                 raise _Stopped()
@@ -222,6 +227,27 @@ class CwlRun:
         if status != "success" or outputs is None:
             raise _EngineFailed(status)
         return outputs
+
+    def _open_cache(self, store: ObjectStore) -> None:
+        """Open the run's run cache and index its entries (a cache that cannot be read only costs misses)."""
+        try:
+            cache = RunCache.open(self.spec, store, self.run_dir, writer=self.logs.writer)
+            if cache is None:
+                return
+            cache.load()
+        except Exception:
+            logger.warning("cache.open_failed", exc_info=True)
+            return
+        self.ctx.job_cache = JobCache(cache, Path(self.spec.definition_dir))
+
+    def _export_cache(self, outcome: _Outcome) -> None:
+        """The export phase: completed tasks become cache entries when the cache behavior says so."""
+        if self.ctx.job_cache is None:
+            return
+        try:
+            self.ctx.job_cache.cache.export(outcome.status, outcome.failure_reason)
+        except Exception:
+            logger.warning("cache.export_crashed", exc_info=True)
 
     def _storage_exceeded(self, size: int) -> None:
         self.ctx.abort(

@@ -1,11 +1,12 @@
 """The tasks of one CWL run: identity, life-cycle events and how each one ended.
 
-Owns: :class:`RunContext` (journal, executor, log followers, task IDs, the cancel / abort / halt / fail-fast
-flags and the run's first task failure), :class:`Task` (one HealthOmics task: a cwltool ``CommandLineJob``)
-and :class:`CapacityGate` (this run's commands wait for the executor's capacity in-process).
+Owns: :class:`RunContext` (journal, executor, log followers, task IDs, the run's job cache, the cancel / abort /
+halt / fail-fast flags and the run's first task failure), :class:`Task` (one HealthOmics task: a cwltool
+``CommandLineJob``) and :class:`CapacityGate` (this run's commands wait for the executor's capacity in-process).
 A task's events are emitted through its own methods, each at most once and in order: TaskCreated when
 cwltool hands the job to the executor (PENDING), TaskStarting when a worker thread picks it up (waiting for
-capacity), TaskRunning when the command starts, TaskFinished once cwltool has collected its outputs.
+capacity), TaskRunning when the command starts, TaskFinished once cwltool has collected its outputs, or at
+once, with ``cache_hit``, when a run-cache entry serves the job instead.
 
 Must not: import cwltool (the job and executor classes do, and call in here) or decide a run's outcome.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omicsd.engines._resources import Requested, instance_type_or_error
 from omicsd.engines.events import (
@@ -38,6 +40,9 @@ from omicsd.engines.events import (
 from omicsd.engines.spec import RunSpec
 from omicsd.errors import ValidationError
 from omicsd.executors.base import TaskExecutor, TaskResult
+
+if TYPE_CHECKING:
+    from omicsd.engines.cwl.cache import JobCache
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +74,11 @@ class Task:
         self.name = name
         self.requested = requested
         self.cpus, self.memory_gib, self.gpus = requested.normalized()
+        self.instance_type = ""
+        """The instance type the request maps to (empty when none fits)."""
         self.directory = ctx.tasks_root / f"{_UNSAFE.sub('_', name)[:100]}-{task_id}"
-        """Holds the command, and stdout.txt / stderr.txt unless the tool redirects them."""
+        """Holds the command, and stdout.txt / stderr.txt unless the tool redirects them; with a run cache, the
+        files of a cache entry that served the task (``out/...``) or the constant outputs it recorded."""
         self.result: TaskResult | None = None
         self.setup_failure: tuple[str, str] | None = None
         """``(failure_reason, detail)`` when the command could not be started."""
@@ -105,6 +113,10 @@ class Task:
         self.ctx.record_failure(Failure(self.task_id, reason, message))
         self._emit_finished(FAILED, failure_reason=reason, status_message=message)
 
+    def served_from_cache(self, cache_s3_uri: str) -> None:
+        """A run-cache entry (at ``cache_s3_uri``) provided the outputs: COMPLETED without running."""
+        self._emit_finished(COMPLETED, cache_s3_uri=cache_s3_uri)
+
     def crashed(self, exn: BaseException) -> None:
         """The job raised before cwltool could settle it (staging, setup)."""
         if self.setup_failure is None and self.result is None:
@@ -135,7 +147,9 @@ class Task:
             return "RUN_TASK_FAILED", f"Task {self.name} failed: {self.output_error}"
         return "RUN_TASK_FAILED", f"Task {self.name} failed with exit status {status}"
 
-    def _emit_finished(self, status: str, *, failure_reason: str = "", status_message: str = "") -> None:
+    def _emit_finished(
+        self, status: str, *, failure_reason: str = "", status_message: str = "", cache_s3_uri: str = ""
+    ) -> None:
         with self._lock:
             if self._finished:
                 return
@@ -164,6 +178,8 @@ class Task:
                 failure_reason=failure_reason,
                 status_message=status_message,
                 metrics=metrics,
+                cache_hit=bool(cache_s3_uri),
+                cache_s3_uri=cache_s3_uri,
             )
         )
 
@@ -241,6 +257,8 @@ class RunContext:
         self.executor = executor
         self.tasks_root = tasks_root
         self.follow_logs = follow_logs
+        self.job_cache: JobCache | None = None
+        """The run's run cache as command-line jobs use it (``None``: the run has no cache)."""
         self.gate = CapacityGate(executor.capacity())
         self.cancel_requested = threading.Event()
         self.halt = threading.Event()
@@ -263,6 +281,7 @@ class RunContext:
         except ValidationError as exn:
             instance_type = ""
             task.setup_failure = ("INVALID_TASK_RESOURCE_VALUE", str(exn))
+        task.instance_type = instance_type
         with self._lock:
             self._open[task.task_id] = task
         self.emit(

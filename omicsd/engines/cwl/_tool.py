@@ -6,6 +6,10 @@ Owns: :func:`make_tool` (the ``LoadingContext.construct_tool_object`` factory), 
 keeps cwltool's staging, ``InitialWorkDirRequirement``, environment, stdin/stdout/stderr redirection and
 output collection, but hands the command itself to :meth:`omicsd.executors.base.TaskExecutor.run`.
 
+With a run cache, a job first asks the run's :class:`~omicsd.engines.cwl.cache.JobCache` on its worker
+thread: a hit hands the entry's outputs to cwltool without staging or running anything; a job that ran after
+a miss and succeeded is recorded for the export phase.
+
 cwltool starts a job's command through its module function ``cwltool.job._job_popen``;
 :func:`install_host_runner` replaces it by a dispatcher that sends the commands of a
 :class:`HostCommandLineJob` (found in a thread-local while the job runs on its worker thread) to the executor
@@ -22,7 +26,7 @@ import shlex
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,18 +80,32 @@ class HostCommandLineTool(CommandLineTool):
         """Always :class:`HostCommandLineJob` (container requirements only name an image)."""
         return HostCommandLineJob
 
+    def job(self, job_order: Any, output_callbacks: Any, runtimeContext: RuntimeContext) -> Generator[Any, None, None]:
+        """cwltool's jobs for ``job_order``, each told the tool document it was made from."""
+        for item in super().job(job_order, output_callbacks, runtimeContext):
+            if isinstance(item, HostCommandLineJob):
+                item.tool_doc = self.tool
+            yield item
+
 
 class HostCommandLineJob(CommandLineJob):
     """A cwltool command-line job that is one HealthOmics task (see the module docstring)."""
 
     task: Task | None = None
     """Set by the job executor when it creates the task, before the job runs."""
+    tool_doc: Mapping[str, Any] | None = None
+    """The ``CommandLineTool`` document the job was made from (set by :meth:`HostCommandLineTool.job`)."""
 
     def run(self, runtimeContext: RuntimeContext, tmpdir_lock: threading.Lock | None = None) -> None:
-        """Run the job on this worker thread: STARTING, then cwltool's staging and command, then outputs."""
+        """Run the job on this worker thread: STARTING, then cwltool's staging and command, then outputs.
+
+        A job a run-cache entry serves hands the entry's outputs over instead, and the task ends as a hit.
+        """
         task = self.task
         if task is None:
             raise WorkflowException(f"job {self.name} runs only inside an omicsd CWL driver")
+        if self._served_from_cache(task, runtimeContext):
+            return
         task.starting()
         self._observe(task)
         _active.job = self
@@ -169,6 +187,22 @@ class HostCommandLineJob(CommandLineJob):
                 return TaskResult(exit_status=128 + signal.SIGTERM, start_time=now, end_time=now, cancelled=True)
             return ctx.executor.run(request, should_cancel=ctx.should_cancel, on_start=task.running)
 
+    def _served_from_cache(self, task: Task, runtimeContext: RuntimeContext) -> bool:
+        """Hand a cache entry's outputs to cwltool, as a finished job does; ``False``: the job must run."""
+        cache = task.ctx.job_cache
+        if cache is None or task.ctx.should_cancel():
+            return False
+        outputs = cache.serve(self, task)
+        if outputs is None:
+            return False
+        lock = runtimeContext.workflow_eval_lock
+        if lock is None:
+            raise WorkflowException("runtimeContext.workflow_eval_lock must not be None")
+        if self.output_callback is not None:
+            with lock:
+                self.output_callback(outputs, "success")
+        return True
+
     def _observe(self, task: Task) -> None:
         """Wrap cwltool's output collection and settlement so the task learns how it ended."""
         settle = self.output_callback
@@ -182,6 +216,9 @@ class HostCommandLineJob(CommandLineJob):
                 raise
 
         def output_callback(outputs: Any, process_status: str) -> None:
+            cache = task.ctx.job_cache
+            if cache is not None and process_status == "success" and isinstance(outputs, Mapping):
+                cache.record(self, task, outputs)
             task.finish(process_status)
             if settle is not None:
                 settle(outputs, process_status)

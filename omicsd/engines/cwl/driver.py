@@ -9,12 +9,13 @@ Must not: touch the database or the services. The supervisor reads ``<run_dir>/e
 directory, the buckets and the log root.
 
 Life of a run: write ``driver.pid``; read ``spec.json``; RunStarted; load the definition (CWL v1.0, v1.1 or
-v1.2); turn the HealthOmics parameters into a job order, staging File/Directory inputs (InputsStaged); run
-cwltool's parallel executor, each command-line job a task run by omicsd's executor; export outputs
-(RunOutputs); RunFinished. SIGTERM (or SIGINT/SIGHUP/SIGQUIT) cancels: running task process groups are
-killed through the executor, no further job starts, nothing is exported, the run ends CANCELLED. The exit
-status is 0 once RunFinished is journaled, whatever the run's outcome; non-zero means the driver crashed
-before that.
+v1.2); turn the HealthOmics parameters into a job order, staging File/Directory inputs (InputsStaged); open the
+run cache, if any; run cwltool's parallel executor, each command-line job a task run by omicsd's executor or
+served from the run cache (see :mod:`omicsd.engines.cwl.cache`); export outputs (RunOutputs); export cache
+entries as the cache behavior says; RunFinished. SIGTERM (or SIGINT/SIGHUP/SIGQUIT) cancels: running task
+process groups are killed through the executor, no further job starts, no output is exported (cache entries of
+the tasks completed before are), the run ends CANCELLED. The exit status is 0 once RunFinished is journaled,
+whatever the run's outcome; non-zero means the driver crashed before that.
 
 Tasks: every ``CommandLineTool`` job is one task, named as cwltool names its jobs: the step name for a single
 step (``count``), the step name with ``_<n>`` for a step's further jobs (scatter shards ``echo_i``,
