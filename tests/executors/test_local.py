@@ -89,6 +89,10 @@ def test_children_that_left_the_session_are_killed_too(executor: LocalExecutor, 
 
     def sample_then_release() -> None:
         _wait_for_file(request.cwd / "bg.pid")
+        deadline = time.monotonic() + 5
+        while not executor.monitor._watches:  # run() registers the task right after starting it
+            assert time.monotonic() < deadline, "the task was never watched"
+            time.sleep(0.005)
         executor.monitor.sample_now()
         (request.cwd / "sampled").touch()
 
