@@ -313,6 +313,7 @@ def test_a_corrupted_entry_is_a_miss_not_a_failure(tmp_path: Path) -> None:
 def test_a_stopped_run_exports_tasks_completed_before_unless_it_timed_out(tmp_path: Path, timed_out: bool) -> None:
     run = cached_run(tmp_path, "1000001", {"main.cwl": SLOW_SECOND})
     run.start()
+
     def nap_running(event: Any) -> bool:
         naps = {c.task_id for c in run.events() if isinstance(c, TaskCreated) and c.name == "nap"}
         return isinstance(event, TaskRunning) and event.task_id in naps
