@@ -37,6 +37,9 @@ class ServerSettings:
     """Directory for the SQLite database, local buckets, run directories and logs."""
     scheduler: bool = True
     """Run the scheduler inside ``omicsd serve`` (single-node mode)."""
+    warm_drivers: bool = True
+    """Start engine drivers from warm helper processes that already imported miniwdl / cwltool (a fork server);
+    cuts each run's start-up by about 0.5 to 1 s. Off: every driver is a fresh ``python -m`` process."""
     strict_output: bool = False
     """Check every response against its botocore output shape and answer 500 on a mismatch (tests turn it on)."""
 

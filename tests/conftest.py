@@ -87,9 +87,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_settings(data_dir: Path, db: str, **sections: dict[str, Any]) -> Settings:
-    """Settings for a test: strict output checks on, everything inside ``data_dir``."""
+    """Settings for a test: strict output checks on, no warm driver helpers, everything inside ``data_dir``."""
     overrides: dict[str, dict[str, Any]] = {
-        "server": {"data_dir": str(data_dir), "strict_output": True},
+        "server": {"data_dir": str(data_dir), "strict_output": True, "warm_drivers": False},
         "store": {"url": db},
     }
     for name, values in sections.items():

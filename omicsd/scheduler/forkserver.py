@@ -153,7 +153,7 @@ class ForkServer:
                 raise ForkServerUnavailable(f"The fork server has not preloaded {module}: {reason}")
             self._next_id += 1
             request_id = self._next_id
-        self._send({"op": "launch", "id": request_id, "module": module, "run_dir": str(run_dir)})
+        self._send({"op": "launch", "id": request_id, "module": module, "run_dir": str(Path(run_dir).resolve())})
         with self._cond:
             answered = self._cond.wait_for(lambda: request_id in self._replies or self._eof, LAUNCH_TIMEOUT)
             reply = self._replies.pop(request_id, None)

@@ -38,6 +38,7 @@ from omicsd.engines.spec import CacheSpec, ExecutorSpec, RunSpec, write_spec
 from omicsd.errors import ConflictError, OmicsdError
 from omicsd.executors.capacity import CapacityLedger, Resources
 from omicsd.scheduler import supervisor
+from omicsd.scheduler.forkserver import ForkServer
 from omicsd.scheduler.supervisor import Driver
 from omicsd.services import Services
 from omicsd.store import run_groups as group_store
@@ -51,6 +52,9 @@ CANCEL_GRACE_SECONDS = 30.0
 HOUSEKEEPING_SECONDS = 1.0
 ADMIT_WINDOW = 2000
 """PENDING runs read per admission pass (the highest-priority ones); the rest wait for the next pass."""
+FORKSERVER_MODULES = ("omicsd.engines.wdl.driver", "omicsd.engines.cwl.driver")
+"""Drivers started from a warm fork-server helper (one helper per engine, so a driver shares only its engine)."""
+FORKSERVER_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class SchedulerConfig:
     executor: ExecutorSpec
     max_active_runs: int
     higher_first: bool = True
+    forkserver: bool = True
+    """Start drivers from warm fork-server helpers (``python -m <driver>`` when off or when a helper is gone)."""
 
 
 class Scheduler:
@@ -77,6 +83,8 @@ class Scheduler:
         self.logs_dir = config.data_dir / "logs"
         self.capacity_dir = config.data_dir / "capacity"
         self._drivers: dict[str, Driver] = {}
+        self._forkservers: dict[str, ForkServer] = {}
+        self._forkserver_retry = 0.0
         self._admit_due = True
         self._limits_due = True
         self._last_housekeeping = 0.0
@@ -89,7 +97,8 @@ class Scheduler:
     # -- life cycle ---------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Recover, then run the loop in a background thread."""
+        """Start the fork servers, recover, then run the loop in a background thread."""
+        self._start_forkservers()
         self.recover()
         self._thread = threading.Thread(target=self._loop, name="omicsd-scheduler", daemon=True)
         self._thread.start()
@@ -100,6 +109,9 @@ class Scheduler:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        for forkserver in self._forkservers.values():
+            forkserver.close()
+        self._forkservers.clear()
         for driver in self._drivers.values():
             if driver.process is not None:
                 driver.process.poll()
@@ -148,6 +160,7 @@ class Scheduler:
             self._last_housekeeping = now
             self._admit_due = full = True
             self._time_out_runs()
+            self._start_forkservers()
         if self._limits_due:
             self._limits_due = False
             self._write_pool_limits()
@@ -227,7 +240,8 @@ class Scheduler:
             if record.engine == "NEXTFLOW" and find_nextflow() is None:
                 self.services.run_events.fail(record, "WORKFLOW_RUN_FAILED", NEXTFLOW_NOT_INSTALLED)
                 return
-            driver = supervisor.launch(record.id, spec.engine, run_dir)
+            module = supervisor.DRIVER_MODULES.get(spec.engine, "")
+            driver = supervisor.launch(record.id, spec.engine, run_dir, forkserver=self._forkservers.get(module))
         except (OmicsdError, OSError, KeyError) as exc:
             message = exc.message if isinstance(exc, OmicsdError) else f"{type(exc).__name__}: {exc}"
             logger.warning("run.launch_failed id=%s: %s", record.id, message)
@@ -237,6 +251,25 @@ class Scheduler:
             run_store.update(conn, record.id, {"driver_pid": driver.pid, "driver_start": driver.start})
         driver.journal = journal_path(run_dir)
         self._drivers[record.id] = driver
+
+    def _start_forkservers(self) -> None:
+        """Start missing or dead fork-server helpers (at most once a minute after a failure)."""
+        if not self.config.forkserver or time.monotonic() < self._forkserver_retry:
+            return
+        for module in FORKSERVER_MODULES:
+            current = self._forkservers.get(module)
+            if current is not None and current.alive():
+                continue
+            if current is not None:
+                logger.warning("forkserver.died module=%s pid=%d", module, current.process.pid)
+                current.close()
+                self._forkserver_retry = time.monotonic() + FORKSERVER_RETRY_SECONDS
+            try:
+                self._forkservers[module] = ForkServer.start([module], log_path=self.config.data_dir / "forkserver.log")
+            except OSError:
+                logger.warning("forkserver.start_failed module=%s", module, exc_info=True)
+                self._forkservers.pop(module, None)
+                self._forkserver_retry = time.monotonic() + FORKSERVER_RETRY_SECONDS
 
     def _prepare(self, record: RunRecord, run_dir: Path) -> RunSpec:
         definition = run_dir / "definition"

@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omicsd.scheduler.forkserver import ForkServer, ForkServerUnavailable
+
 logger = logging.getLogger(__name__)
 
 DRIVER_MODULES = {
@@ -44,6 +46,8 @@ class Driver:
     """The run's journal; its size tells the loop whether there is anything new to read."""
     seen_size: int = -1
     """Journal size at the last read."""
+    forkserver: ForkServer | None = None
+    """Set when this server's fork server forked the driver (it reaps it and knows its exit status)."""
 
     def journal_grew(self) -> bool:
         """Whether the journal has bytes the loop has not read yet (a ``stat``, no database access)."""
@@ -66,7 +70,11 @@ class Driver:
                 return True
             self.exit_status = code
             return False
-        return process_start(self.pid) == self.start
+        if process_start(self.pid) == self.start:
+            return True
+        if self.forkserver is not None and self.exit_status is None:
+            self.exit_status = self.forkserver.exit_status(self.pid)
+        return False
 
     def signal(self, signum: int) -> None:
         """Send ``signum`` to the driver if it still runs."""
@@ -77,14 +85,25 @@ class Driver:
                 pass
 
 
-def launch(run_id: str, engine: str, run_dir: Path) -> Driver:
+def launch(run_id: str, engine: str, run_dir: Path, forkserver: ForkServer | None = None) -> Driver:
     """Start the driver of ``engine`` for the run prepared in ``run_dir``.
+
+    With a ``forkserver``, the driver is forked from its warm helper; when the helper cannot (gone, not ready,
+    engine not preloaded), the driver starts as a new interpreter (``python -m <driver>``) as without one.
 
     Raises:
         OSError: the process could not be started.
         KeyError: no driver exists for ``engine``.
     """
     module = DRIVER_MODULES[engine]
+    if forkserver is not None:
+        try:
+            pid = forkserver.launch(module, run_dir)
+        except ForkServerUnavailable as exn:
+            logger.warning("driver.forkserver_unavailable run=%s: %s", run_id, exn.message)
+        else:
+            logger.info("driver.started run=%s pid=%d engine=%s forked=true", run_id, pid, engine)
+            return Driver(run_id=run_id, pid=pid, start=process_start(pid) or "", forkserver=forkserver)
     log = open(run_dir / "driver.log", "ab")  # noqa: SIM115 - handed to the child
     try:
         process = subprocess.Popen(
