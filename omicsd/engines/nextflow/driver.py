@@ -22,28 +22,15 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import sys
-import time
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
-from omicsd.engines.events import FAILED, Event, RunFinished
-from omicsd.engines.journal import JournalWriter, journal_path
+from omicsd.engines._driver import PID_FILE, Emit, cancel_on_signals, command_line, drive
 from omicsd.engines.nextflow._launch import NOT_INSTALLED_MESSAGE, find_executable
-from omicsd.engines.spec import read_spec
+from omicsd.engines.spec import RunSpec
 
 __all__ = ["NOT_INSTALLED_MESSAGE", "PID_FILE", "find_executable", "main", "run_driver"]
 
 logger = logging.getLogger(__name__)
-
-PID_FILE = "driver.pid"
-
-_CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,15 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         0 once RunFinished is journaled (whatever the run's outcome), 2 on bad usage, 1 on a crash.
     """
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m omicsd.engines.nextflow.driver <run_dir>", file=sys.stderr)
-        return 2
-    try:
-        return run_driver(args[0])
-    except BaseException:
-        traceback.print_exc()
-        return 1
+    return command_line("omicsd.engines.nextflow.driver", run_driver, argv)
 
 
 def run_driver(run_dir: str | os.PathLike[str]) -> int:
@@ -69,55 +48,15 @@ def run_driver(run_dir: str | os.PathLike[str]) -> int:
     Returns:
         0 once RunFinished is journaled; 1 if the driver failed before it could journal it.
     """
-    root = Path(run_dir).resolve()
-    (root / PID_FILE).write_text(f"{os.getpid()}\n")
-    journal = JournalWriter(journal_path(root))
-    finished = False
-
-    def emit(event: Event) -> None:
-        nonlocal finished
-        journal.write(event)
-        if isinstance(event, RunFinished):
-            finished = True
-
-    try:
-        try:
-            spec = read_spec(root)
-        except (OSError, ValueError) as exn:
-            emit(RunFinished(FAILED, time.time(), "SERVICE_ERROR", f"Invalid run spec: {exn}"))
-            return 0
-        from omicsd.engines.nextflow._run import NextflowRun
-
-        run = NextflowRun(spec, root, emit)
-        with _cancel_on_signals(run.request_cancel):
-            run.execute()
-    except Exception as exn:
-        logger.exception("driver.crashed")
-        if not finished:
-            try:
-                emit(RunFinished(FAILED, time.time(), "SERVICE_ERROR", f"Internal error in the Nextflow driver: {exn}"))
-            except Exception:
-                logger.exception("driver.journal_failed")
-    finally:
-        journal.close()
-    return 0 if finished else 1
+    return drive(run_dir, "Nextflow", _execute)
 
 
-@contextmanager
-def _cancel_on_signals(request_cancel: Callable[[], None]) -> Iterator[None]:
-    """Turn termination signals into a cancel request while the run goes."""
-    previous: dict[int, Any] = {}
+def _execute(spec: RunSpec, root: Path, emit: Emit) -> None:
+    from omicsd.engines.nextflow._run import NextflowRun
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        request_cancel()
-
-    for signum in _CANCEL_SIGNALS:
-        previous[signum] = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        for sig, prior in previous.items():
-            signal.signal(sig, prior)
+    run = NextflowRun(spec, root, emit)
+    with cancel_on_signals(run.request_cancel):
+        run.execute()
 
 
 if __name__ == "__main__":

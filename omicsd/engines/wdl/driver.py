@@ -22,26 +22,14 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal
-import sys
 import threading
-import time
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
-from omicsd.engines.events import FAILED, Event, RunFinished
-from omicsd.engines.journal import JournalWriter, journal_path
-from omicsd.engines.spec import read_spec
+from omicsd.engines._driver import Emit, cancel_on_signals, command_line, drive
+from omicsd.engines.spec import RunSpec
 
 logger = logging.getLogger(__name__)
-
-PID_FILE = "driver.pid"
-
-_CANCEL_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,15 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         0 once RunFinished is journaled (whatever the run's outcome), 2 on bad usage, 1 on a crash.
     """
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m omicsd.engines.wdl.driver <run_dir>", file=sys.stderr)
-        return 2
-    try:
-        return run_driver(args[0])
-    except BaseException:
-        traceback.print_exc()
-        return 1
+    return command_line("omicsd.engines.wdl.driver", run_driver, argv)
 
 
 def preload() -> None:
@@ -84,71 +64,22 @@ def preload() -> None:
 def run_driver(run_dir: str | os.PathLike[str]) -> int:
     """Run the run whose ``spec.json`` is in ``run_dir`` to its end; call on the main thread.
 
-    Returns:
-        0 once RunFinished is journaled; 1 if the driver failed before it could journal it.
+    Termination signals are caught from the very start (a cancel sent while miniwdl is still being imported
+    still ends the run CANCELLED), then chained to miniwdl's own handlers once they are in place.
     """
     cancel = threading.Event()
-    with _cancel_on_signals(cancel.set, chain=False):  # until miniwdl's handlers are in place
-        return _drive(Path(run_dir).resolve(), cancel)
 
-
-def _drive(root: Path, cancel: threading.Event) -> int:
-    (root / PID_FILE).write_text(f"{os.getpid()}\n")
-    journal = JournalWriter(journal_path(root))
-    finished = False
-
-    def emit(event: Event) -> None:
-        nonlocal finished
-        journal.write(event)
-        if isinstance(event, RunFinished):
-            finished = True
-
-    try:
-        try:
-            spec = read_spec(root)
-        except (OSError, ValueError) as exn:
-            emit(RunFinished(FAILED, time.time(), "SERVICE_ERROR", f"Invalid run spec: {exn}"))
-            return 0
+    def execute(spec: RunSpec, root: Path, emit: Emit) -> None:
         from omicsd.engines.wdl._run import WdlRun  # delay heavy import (miniwdl)
 
         run = WdlRun(spec, root, emit, cancel_requested=cancel)
         with ExitStack() as stack:
             terminating = run.enter_signal_handling(stack)
-            stack.enter_context(_cancel_on_signals(cancel.set, chain=True))
+            stack.enter_context(cancel_on_signals(cancel.set, chain=True))
             run.execute(terminating)
-    except Exception as exn:
-        logger.exception("driver.crashed")
-        if not finished:
-            try:
-                emit(RunFinished(FAILED, time.time(), "SERVICE_ERROR", f"Internal error in the WDL driver: {exn}"))
-            except Exception:
-                logger.exception("driver.journal_failed")
-    finally:
-        journal.close()
-    return 0 if finished else 1
 
-
-@contextmanager
-def _cancel_on_signals(request_cancel: Callable[[], None], *, chain: bool) -> Iterator[None]:
-    """Turn termination signals into a cancel request.
-
-    With ``chain``, the handler a signal replaced (miniwdl's, which stops its tasks and scheduler) runs next.
-    """
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        request_cancel()
-        chained = previous.get(signum)
-        if chain and callable(chained):
-            chained(signum, frame)
-
-    for sig in _CANCEL_SIGNALS:
-        previous[int(sig)] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for signum, prior in previous.items():
-            signal.signal(signum, prior)
+    with cancel_on_signals(cancel.set):  # until miniwdl's handlers are in place
+        return drive(run_dir, "WDL", execute)
 
 
 if __name__ == "__main__":
