@@ -3,7 +3,8 @@
 Owns: attributing processes to tasks (same session or process group as the task's leader, or a descendant
 of a process already attributed), CPU and RSS samples, and the memory limit (SIGKILL to the whole tree when
 its RSS exceeds the limit). One ``/proc`` scan per interval serves every task, so many concurrent tasks
-cost no more than one.
+cost no more than one; a task younger than :data:`FIRST_SAMPLE_DELAY` is not sampled yet (most tiny tasks
+end before it, and a scan for them alone is skipped).
 Must not: start, wait for or reap processes (the executor does; the monitor only signals them).
 """
 
@@ -20,6 +21,9 @@ from dataclasses import dataclass, field
 from omicsd.executors import _proc
 
 logger = logging.getLogger(__name__)
+
+FIRST_SAMPLE_DELAY = 0.05
+"""Seconds after its start before a task is first sampled (and its memory limit first enforced)."""
 
 
 @dataclass
@@ -55,8 +59,9 @@ class Watch:
 class ProcessMonitor:
     """Samples registered tasks every ``interval`` seconds from a daemon thread started on first use."""
 
-    def __init__(self, interval: float = 0.25) -> None:
+    def __init__(self, interval: float = 0.25, first_sample_delay: float = FIRST_SAMPLE_DELAY) -> None:
         self.interval = interval
+        self.first_sample_delay = first_sample_delay
         self._watches: dict[int, Watch] = {}
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -82,12 +87,22 @@ class ProcessMonitor:
             watch.active = False
             self._watches.pop(watch.leader, None)
 
-    def sample_now(self) -> None:
-        """Take one sample of every watched task at once (also used by the thread)."""
+    def sample_now(self, *, include_young: bool = True) -> None:
+        """Take one sample of every watched task at once.
+
+        Args:
+            include_young: Also sample tasks younger than ``first_sample_delay`` (the thread passes
+                ``False``; the ``/proc`` scan is skipped when no task is old enough).
+        """
+        if not include_young:
+            oldest = time.monotonic() - self.first_sample_delay
+            with self._cond:
+                if not any(w.started <= oldest for w in self._watches.values()):
+                    return
         stats = list(_proc.iter_stats())
         now = time.monotonic()
         with self._cond:
-            watches = list(self._watches.values())
+            watches = [w for w in self._watches.values() if include_young or now - w.started >= self.first_sample_delay]
             if not watches:
                 return
             owners = _attribute(stats, watches)
@@ -101,7 +116,7 @@ class ProcessMonitor:
                     self._cond.wait()
             time.sleep(self.interval)
             try:
-                self.sample_now()
+                self.sample_now(include_young=False)
             except Exception:  # the sampler must survive anything /proc throws at it
                 logger.exception("executor.monitor_failed")
 

@@ -24,20 +24,20 @@ Files in the directory:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from omicsd.errors import ValidationError
 from omicsd.executors import _proc
+from omicsd.executors._ledger_store import LedgerStore, Reservation, waker_for
+
+__all__ = ["LEDGER_FILE", "LOCK_FILE", "POOL_LIMITS_FILE", "CapacityLedger", "Reservation", "Resources", "Usage"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ POOL_LIMITS_FILE = "pool_limits.json"
 
 _FIRST_BACKOFF = 0.005
 _MAX_BACKOFF = 0.1
+_BUSY_MAX_BACKOFF = 0.02
+"""Longest poll while the ledger file keeps changing (other processes acquire and release)."""
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,6 @@ class Resources:
     cpus: int = 0
     memory_bytes: int = 0
     gpus: int = 0
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """One live entry of the ledger, returned by :meth:`CapacityLedger.acquire`."""
-
-    id: str
-    pid: int
-    pid_start: int
-    cpus: int
-    memory_bytes: int
-    gpus: int
-    gpu_ids: tuple[int, ...]
-    """The GPU indexes handed to this reservation (for ``CUDA_VISIBLE_DEVICES``)."""
-    pool: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +91,8 @@ class CapacityLedger:
         self._pid = os.getpid()
         self._pid_start = _proc.start_ticks(self._pid) or 0
         self._limits_cache: tuple[tuple[int, int], dict[str, Resources]] | None = None
+        self._store = LedgerStore(self.directory, LEDGER_FILE, LOCK_FILE)
+        self._waker = waker_for(self.directory)
 
     def acquire(
         self,
@@ -116,7 +105,8 @@ class CapacityLedger:
     ) -> Reservation | None:
         """Wait until the request fits, then reserve it.
 
-        Retries with a short backoff (5 ms doubling to 100 ms) while other reservations hold the capacity.
+        A release in this process wakes the waiters at once; releases by other processes are noticed by
+        polling, 5 ms doubling to 20 ms while the ledger keeps changing and to 100 ms while it does not.
 
         Returns:
             The reservation, or ``None`` when ``should_cancel`` turned true while waiting.
@@ -127,19 +117,25 @@ class CapacityLedger:
         self.check_fits(cpus, memory_bytes, gpus, pool)
         backoff = _FIRST_BACKOFF
         while True:
+            seen = self._waker.generation
+            before = self._store.stat_key()
             reservation = self.try_acquire(cpus, memory_bytes, gpus, pool)
             if reservation is not None:
                 return reservation
             if should_cancel():
                 return None
-            time.sleep(backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF)
+            if self._waker.wait(seen, backoff):
+                backoff = _FIRST_BACKOFF
+            elif self._store.stat_key() != before:
+                backoff = min(backoff * 2, _BUSY_MAX_BACKOFF)
+            else:
+                backoff = min(backoff * 2, _MAX_BACKOFF)
 
     def try_acquire(self, cpus: int, memory_bytes: int = 0, gpus: int = 0, pool: str = "") -> Reservation | None:
         """Reserve the request if it fits now; ``None`` otherwise (never waits)."""
         self.check_fits(cpus, memory_bytes, gpus, pool)
         limits = self.pool_limits()
-        with self._locked():
+        with self._store.locked():
             entries = self._live_entries()
             used = _sum(entries)
             pool_used = _sum([e for e in entries if e.pool == pool]) if pool else Resources()
@@ -160,15 +156,16 @@ class CapacityLedger:
                 gpu_ids=gpu_ids,
                 pool=pool,
             )
-            self._write([*entries, reservation])
+            self._store.write([*entries, reservation])
         logger.debug("capacity.acquired id=%s cpus=%d memory=%d gpus=%d", reservation.id, cpus, memory_bytes, gpus)
         return reservation
 
     def release(self, reservation: Reservation) -> None:
         """Give a reservation back (a no-op when it is already gone)."""
-        with self._locked():
+        with self._store.locked():
             entries = self._live_entries()
-            self._write([e for e in entries if e.id != reservation.id])
+            self._store.write([e for e in entries if e.id != reservation.id])
+        self._waker.notify()
         logger.debug("capacity.released id=%s", reservation.id)
 
     @contextlib.contextmanager
@@ -213,7 +210,7 @@ class CapacityLedger:
 
     def usage(self) -> Usage:
         """What the live reservations of every process hold now."""
-        with self._locked():
+        with self._store.locked():
             entries = self._live_entries()
         pools: dict[str, list[Reservation]] = {}
         for entry in entries:
@@ -258,52 +255,9 @@ class CapacityLedger:
             self._pid_start = _proc.start_ticks(self._pid) or 0
         return self._pid, self._pid_start
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
     def _live_entries(self) -> list[Reservation]:
         """Ledger entries whose owner still runs (call with the lock held)."""
-        try:
-            raw: Any = json.loads((self.directory / LEDGER_FILE).read_bytes() or b"{}")
-        except FileNotFoundError:
-            return []
-        except ValueError:
-            logger.warning("capacity.ledger_corrupt path=%s", self.directory / LEDGER_FILE)
-            return []
-        entries = []
-        alive: dict[tuple[int, int], bool] = {}
-        for item in raw.get("entries", []):
-            try:
-                entry = Reservation(
-                    id=str(item["id"]),
-                    pid=int(item["pid"]),
-                    pid_start=int(item["pid_start"]),
-                    cpus=int(item["cpus"]),
-                    memory_bytes=int(item["memory_bytes"]),
-                    gpus=int(item["gpus"]),
-                    gpu_ids=tuple(int(i) for i in item.get("gpu_ids", ())),
-                    pool=str(item.get("pool", "")),
-                )
-            except (KeyError, TypeError, ValueError):
-                continue
-            owner = (entry.pid, entry.pid_start)
-            if owner not in alive:
-                alive[owner] = _proc.is_same_process(entry.pid, entry.pid_start)
-            if alive[owner]:
-                entries.append(entry)
-            else:
-                logger.info("capacity.reclaimed id=%s pid=%d cpus=%d", entry.id, entry.pid, entry.cpus)
-        return entries
-
-    def _write(self, entries: list[Reservation]) -> None:
-        data = {"version": 1, "entries": [asdict(e) for e in entries]}
-        _atomic_write(self.directory / LEDGER_FILE, json.dumps(data).encode())
+        return self._store.live_entries(self._owner())
 
 
 def _sum(entries: list[Reservation]) -> Resources:

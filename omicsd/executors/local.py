@@ -112,8 +112,7 @@ class LocalExecutor:
             process = _spawn(request, argv, env)
         except OSError as exc:
             _note_spawn_failure(request, exc)
-            if own_tmp is not None:
-                shutil.rmtree(own_tmp, ignore_errors=True)
+            _remove_tmp(own_tmp)
             status = 126 if isinstance(exc, PermissionError) else 127
             return TaskResult(exit_status=status, start_time=start_time, end_time=time.time())
         logger.info("task.started name=%s pid=%d cpus=%d", request.name, process.pid, request.cpus)
@@ -131,8 +130,7 @@ class LocalExecutor:
             _, status, rusage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
         end_time = time.time()
-        if own_tmp is not None:
-            shutil.rmtree(own_tmp, ignore_errors=True)
+        _remove_tmp(own_tmp)
         result = _result(process.returncode, start_time, end_time, watch, rusage, cancelled, timed_out)
         logger.info(
             "task.exited name=%s exit_status=%d cancelled=%s timed_out=%s oom=%s",
@@ -273,6 +271,18 @@ def _teardown(watch: Watch) -> None:
             return
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def _remove_tmp(path: Path | None) -> None:
+    """Remove the TMPDIR omicsd created: usually empty, so one ``rmdir`` before a full tree walk."""
+    if path is None:
+        return
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _result(

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from omicsd.errors import ValidationError
-from omicsd.executors import _proc
-from omicsd.executors.capacity import LEDGER_FILE, CapacityLedger, Resources
+from omicsd.executors import _proc, capacity
+from omicsd.executors.capacity import LEDGER_FILE, CapacityLedger, Reservation, Resources
 
 GIB = 1024**3
 
@@ -132,3 +132,91 @@ def test_gpus_get_distinct_indexes(tmp_path: Path) -> None:
 def test_capacity_is_detected_when_not_configured(tmp_path: Path) -> None:
     total = CapacityLedger(tmp_path).total
     assert total.cpus >= 1 and total.memory_bytes > 0 and total.gpus == 0
+
+
+def _never_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the cross-process poll so slow that only an in-process wake-up can end a wait in time."""
+    for name in ("_FIRST_BACKOFF", "_MAX_BACKOFF", "_BUSY_MAX_BACKOFF"):
+        monkeypatch.setattr(capacity, name, 60.0)
+
+
+def _start_waiter(ledger: CapacityLedger, cpus: int) -> tuple[threading.Thread, threading.Event, list[object]]:
+    """A thread blocked in ``acquire``; the event is set once its first attempt failed."""
+    tried = threading.Event()
+    got: list[object] = []
+
+    def waiting() -> bool:
+        tried.set()
+        return False
+
+    thread = threading.Thread(target=lambda: got.append(ledger.acquire(cpus, should_cancel=waiting)), daemon=True)
+    thread.start()
+    assert tried.wait(5), "the waiter never tried"
+    return thread, tried, got
+
+
+def test_a_release_wakes_a_waiter_of_the_same_process_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _never_poll(monkeypatch)
+    ledger = CapacityLedger(tmp_path, cpus=1)
+    held = ledger.try_acquire(1)
+    assert held is not None
+    thread, _, got = _start_waiter(ledger, 1)
+    assert thread.is_alive() and got == [], "the waiter must block while the capacity is held"
+    ledger.release(held)
+    thread.join(5)
+    assert not thread.is_alive(), "the release did not wake the waiter (it would sleep for the 60 s poll)"
+    (reservation,) = got
+    assert isinstance(reservation, Reservation) and ledger.usage().entries == 1
+
+
+def test_a_release_through_another_ledger_object_wakes_the_waiter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _never_poll(monkeypatch)
+    waiting_ledger = CapacityLedger(tmp_path, cpus=2)
+    other = CapacityLedger(tmp_path / "." / "", cpus=2)
+    held = other.try_acquire(2)
+    assert held is not None
+    thread, _, got = _start_waiter(waiting_ledger, 1)
+    other.release(held)
+    thread.join(5)
+    assert not thread.is_alive() and len(got) == 1 and got[0] is not None
+
+
+def test_a_waiter_whose_request_still_does_not_fit_keeps_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _never_poll(monkeypatch)
+    ledger = CapacityLedger(tmp_path, cpus=2)
+    first, second = ledger.try_acquire(1), ledger.try_acquire(1)
+    assert first is not None and second is not None
+    thread, tried, got = _start_waiter(ledger, 2)
+    tried.clear()
+    ledger.release(first)
+    assert tried.wait(5), "the release woke the waiter, which tried again"
+    assert thread.is_alive() and got == [], "one CPU is still held: the 2-CPU request must keep waiting"
+    ledger.release(second)
+    thread.join(5)
+    assert not thread.is_alive() and len(got) == 1 and got[0] is not None
+
+
+def test_a_reservation_of_another_process_is_seen_and_reclaimed_once_it_dies(tmp_path: Path) -> None:
+    ledger = CapacityLedger(tmp_path, cpus=2)
+    mine = ledger.try_acquire(1)
+    assert mine is not None
+    code = (
+        "import sys, time; from pathlib import Path; from omicsd.executors.capacity import CapacityLedger;"
+        "assert CapacityLedger(Path(sys.argv[1]), cpus=2).try_acquire(1) is not None;"
+        "print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert ledger.try_acquire(1) is None, "the other process's write must invalidate the cached ledger"
+        assert ledger.usage().entries == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    deadline = time.monotonic() + 10
+    assert ledger.acquire(1, should_cancel=lambda: time.monotonic() > deadline) is not None
+    assert ledger.usage().entries == 2

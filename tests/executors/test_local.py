@@ -70,6 +70,12 @@ def test_environment_is_minimal_and_cwd_is_the_work_dir(
     assert not (request.cwd / ".tmp").exists(), "the TMPDIR omicsd created is removed afterwards"
 
 
+def test_a_tmpdir_left_with_files_is_removed(executor: LocalExecutor, make_request: Make) -> None:
+    request = make_request(["bash", "-c", 'mkdir -p "$TMPDIR/sub" && echo x > "$TMPDIR/sub/f"'])
+    assert executor.run(request).exit_status == 0
+    assert not (request.cwd / ".tmp").exists()
+
+
 def test_missing_command_is_exit_127(executor: LocalExecutor, make_request: Make) -> None:
     request = make_request(["/nonexistent/tool", "x"])
     assert executor.run(request).exit_status == 127
