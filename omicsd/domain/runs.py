@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +104,29 @@ class RunRecord:
     def label(self) -> str:
         """How messages name this run."""
         return f"Run {self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """The columns of a run that a ListRuns item shows (fields named like :class:`RunRecord`'s)."""
+
+    id: str
+    status: RunStatus
+    creation_time: datetime
+    workflow_id: str
+    batch_id: str | None
+    name: str | None
+    priority: int | None
+    storage_capacity: int | None
+    storage_type: str | None
+    start_time: datetime | None
+    stop_time: datetime | None
+    workflow_version_name: str | None
+    workflow_name: str | None
+
+
+#: RunSummary's fields in declaration order (the columns a summary query selects).
+SUMMARY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunSummary))
 
 
 def check_parameters(parameters: Any, template: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Owns: the request life cycle — read the body, pick the operation (rest-json: method + raw path through the
 route table; json-1.x: the ``X-Amz-Target`` header), refuse operations without a handler
-(``NotSupportedOperationException``), parse and validate the input, run the handler in a worker thread,
-serialize the output, render any error — and the ``x-amzn-RequestId`` / ``Content-Length`` headers on every
+(``NotSupportedOperationException``), parse and validate the input, run the handler and serialize its output
+in a worker thread, render any error — and the ``x-amzn-RequestId`` / ``Content-Length`` headers on every
 response. One rest-json service (omics) and any number of json-1.x services (CloudWatch Logs, Pricing,
 dispatched by target prefix) share one port.
 
@@ -147,8 +147,13 @@ class ProtocolApp:
             request = HttpRequest(method, raw_path, query, headers, body)
             params = parse(service.inputs[operation], labels, request)
             ctx = _context(scope, headers, query, request_id, operation)
-            result = await anyio.to_thread.run_sync(handler, ctx, params, limiter=self._thread_limiter())
-            return serialize(service.outputs[operation], result, strict=self.strict), operation
+            plan, strict = service.outputs[operation], self.strict
+
+            def call() -> HttpResponse:
+                return serialize(plan, handler(ctx, params), strict=strict)
+
+            response = await anyio.to_thread.run_sync(call, limiter=self._thread_limiter())
+            return response, operation
         except Exception as exc:
             return service.errors.render(exc), operation
 

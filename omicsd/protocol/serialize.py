@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime
 from typing import Any
@@ -29,6 +30,8 @@ from omicsd.protocol._shapes import Compiler, Member, Node
 logger = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPE = "application/json"
+_JSON = json.JSONEncoder(separators=(",", ":"))
+"""What ``json.dumps(value, separators=(",", ":"))`` uses, built once."""
 
 
 class OutputShapeError(InternalError):
@@ -123,7 +126,7 @@ def serialize(plan: OutputPlan, output: Mapping[str, Any] | None, *, strict: boo
             if key not in node.members and strict:
                 problems.append(f"unknown member '{key}'")
         encoded = walker.structure(node, body_values, "", top=True)
-        body, content_type = json.dumps(encoded, separators=(",", ":")).encode(), plan.content_type
+        body, content_type = _JSON.encode(encoded).encode(), plan.content_type
     if strict:
         for name in node.required:
             if output.get(name) is None:
@@ -139,15 +142,39 @@ def serialize(plan: OutputPlan, output: Mapping[str, Any] | None, *, strict: boo
 
 def format_timestamp(value: dt.datetime | float, fmt: str | None) -> str | float:
     """Render a timestamp as ``iso8601`` (``2024-01-02T03:04:05.123Z``), ``unixTimestamp`` or ``rfc822``."""
+    return _formatter(fmt)(value)
+
+
+_Formatter = Callable[[dt.datetime | float], str | float]
+
+
+def _utc(value: dt.datetime | float) -> dt.datetime:
     if isinstance(value, int | float):
-        value = dt.datetime.fromtimestamp(value, dt.UTC)
-    value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-    fmt = (fmt or "iso8601").lower()
-    if fmt == "unixtimestamp":
-        return round(value.timestamp(), 3)
-    if fmt == "rfc822":
-        return format_datetime(value, usegmt=True)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        return dt.datetime.fromtimestamp(value, _UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=_UTC)
+    return value if value.tzinfo is _UTC else value.astimezone(_UTC)
+
+
+def _iso8601(value: dt.datetime | float) -> str:
+    return _utc(value).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _unix(value: dt.datetime | float) -> float:
+    return round(_utc(value).timestamp(), 3)
+
+
+def _rfc822(value: dt.datetime | float) -> str:
+    return format_datetime(_utc(value), usegmt=True)
+
+
+_UTC = dt.UTC
+_FORMATTERS: dict[str, _Formatter] = {"iso8601": _iso8601, "unixtimestamp": _unix, "rfc822": _rfc822}
+
+
+@functools.cache
+def _formatter(fmt: str | None) -> _Formatter:
+    return _FORMATTERS.get((fmt or "iso8601").lower(), _iso8601)
 
 
 def _raise(plan: OutputPlan, problems: list[str]) -> None:
@@ -183,7 +210,7 @@ def _payload(member: Member, value: Any, walker: _Walker) -> tuple[bytes, str | 
     if kind == "string":
         return str(value).encode(), "text/plain"
     encoded = walker.value(member.node, value, member.name, member.timestamp_format)
-    return json.dumps(encoded, separators=(",", ":")).encode(), JSON_CONTENT_TYPE
+    return _JSON.encode(encoded).encode(), JSON_CONTENT_TYPE
 
 
 class _Walker:
@@ -199,16 +226,20 @@ class _Walker:
         if not isinstance(value, Mapping):
             return self._bad(value, path, "a structure (mapping)")
         out: dict[str, Any] = {}
+        members = node.members
+        strict = self.strict
         for key, item in value.items():
-            member = node.members.get(key)
+            member = members.get(key)
             if member is None:
-                if self.strict and not top:
+                if strict and not top:
                     self.problems.append(f"unknown member '{_join(path, key)}'")
                 continue
             if item is None:
                 continue
-            out[member.wire] = self.value(member.node, item, _join(path, key), member.timestamp_format)
-        if self.strict and not top:
+            # Paths only name members in strict-mode problems; building them is skipped otherwise.
+            sub = _join(path, key) if strict else path
+            out[member.wire] = self.value(member.node, item, sub, member.timestamp_format)
+        if strict and not top:
             for name in node.required:
                 if value.get(name) is None:
                     self.problems.append(f"required member '{_join(path, name)}' is missing")
@@ -216,32 +247,38 @@ class _Walker:
 
     def value(self, node: Node, value: Any, path: str, ts_format: str | None) -> Any:
         kind = node.type
-        if kind == "structure":
-            return self.structure(node, value, path)
-        if kind == "list":
-            if not isinstance(value, list | tuple):
-                return self._bad(value, path, "a list")
-            assert node.member is not None
-            return [self.value(node.member, v, f"{path}[{i}]", None) for i, v in enumerate(value)]
-        if kind == "map":
-            if not isinstance(value, Mapping):
-                return self._bad(value, path, "a map")
-            assert node.value is not None
-            return {str(k): self.value(node.value, v, f"{path}.{k}", None) for k, v in value.items()}
-        if kind == "timestamp":
-            if isinstance(value, dt.datetime) or (not self.strict and isinstance(value, int | float)):
-                return format_timestamp(value, ts_format or node.timestamp_format or "unixtimestamp")
-            return self._bad(value, path, "a datetime")
-        if kind == "blob":
-            if isinstance(value, bytes | bytearray):
-                return base64.b64encode(value).decode("ascii")
-            return self._bad(value, path, "bytes")
         if kind == "string":
             if not isinstance(value, str):
                 return self._bad(value, path, "a string")
             if self.strict and node.enum is not None and value not in node.enum:
                 self.problems.append(f"'{path}' value {value!r} is not one of {list(node.enum)}")
             return value
+        if kind == "structure":
+            return self.structure(node, value, path)
+        if kind == "list":
+            if not isinstance(value, list | tuple):
+                return self._bad(value, path, "a list")
+            assert node.member is not None
+            item = node.member
+            if not self.strict:
+                return [self.value(item, v, path, None) for v in value]
+            return [self.value(item, v, f"{path}[{i}]", None) for i, v in enumerate(value)]
+        if kind == "map":
+            if not isinstance(value, Mapping):
+                return self._bad(value, path, "a map")
+            assert node.value is not None
+            entry = node.value
+            if not self.strict:
+                return {str(k): self.value(entry, v, path, None) for k, v in value.items()}
+            return {str(k): self.value(entry, v, f"{path}.{k}", None) for k, v in value.items()}
+        if kind == "timestamp":
+            if isinstance(value, dt.datetime) or (not self.strict and isinstance(value, int | float)):
+                return _formatter(ts_format or node.timestamp_format or "unixtimestamp")(value)
+            return self._bad(value, path, "a datetime")
+        if kind == "blob":
+            if isinstance(value, bytes | bytearray):
+                return base64.b64encode(value).decode("ascii")
+            return self._bad(value, path, "bytes")
         if kind in ("integer", "long"):
             return value if isinstance(value, int) and not isinstance(value, bool) else self._bad(value, path, "an int")
         if kind in ("float", "double"):

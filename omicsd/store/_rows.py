@@ -1,4 +1,9 @@
-"""Row <-> record mapping shared by the repositories: a record's fields are named like its table's columns."""
+"""Row <-> record mapping shared by the repositories: a record's fields are named like its table's columns.
+
+Owns: building records from row mappings and column values from records, with a per-class plan (field names and
+enum conversions) computed once.
+Must not: run queries.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +14,28 @@ from typing import Any, TypeVar, get_type_hints
 
 T = TypeVar("T")
 
-_ENUM_FIELDS: dict[type[Any], dict[str, type[StrEnum]]] = {}
+_Plan = tuple[frozenset[str], tuple[tuple[str, type[StrEnum]], ...]]
+_PLANS: dict[type[Any], _Plan] = {}
 
 
-def _enum_fields(cls: type[Any]) -> dict[str, type[StrEnum]]:
-    found = _ENUM_FIELDS.get(cls)
+def _plan(cls: type[Any]) -> _Plan:
+    found = _PLANS.get(cls)
     if found is None:
         hints = get_type_hints(cls)
-        found = {name: typ for name, typ in hints.items() if isinstance(typ, type) and issubclass(typ, StrEnum)}
-        _ENUM_FIELDS[cls] = found
+        enums = tuple((name, typ) for name, typ in hints.items() if isinstance(typ, type) and issubclass(typ, StrEnum))
+        found = (frozenset(f.name for f in dataclasses.fields(cls)), enums)
+        _PLANS[cls] = found
     return found
 
 
 def to_record(cls: type[T], row: Mapping[Any, Any]) -> T:
     """Build a record of ``cls`` from a row mapping (extra columns are ignored)."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names, enums = _plan(cls)
     values = {k: v for k, v in row.items() if k in names}
-    for name, enum in _enum_fields(cls).items():
-        if values.get(name) is not None:
-            values[name] = enum(values[name])
+    for name, enum in enums:
+        value = values.get(name)
+        if value is not None:
+            values[name] = enum(value)
     return cls(**values)
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from omicsd.domain.runs import RunRecord
+from omicsd.domain.runs import SUMMARY_FIELDS, RunRecord, RunSummary
 from omicsd.domain.states import RunStatus
 from omicsd.store._rows import to_record, to_values
-from omicsd.store.tables import runs
+from omicsd.store.tables import runs, tags
 
 _LIVE = runs.c.status != RunStatus.DELETED.value
 
@@ -42,6 +42,24 @@ def get(conn: Connection, run_id: str) -> RunRecord | None:
     return to_record(RunRecord, row) if row else None
 
 
+def get_with_tags(conn: Connection, run_id: str, arn: str) -> tuple[RunRecord, dict[str, str]] | None:
+    """A live run and the tags of ``arn`` (its ARN) in one statement, or ``None``."""
+    rows = conn.execute(_GET_WITH_TAGS, {"run_id": run_id, "arn": arn}).mappings().all()
+    if not rows:
+        return None
+    found = {row[_TAG_KEY]: row[_TAG_VALUE] for row in rows if row[_TAG_KEY] is not None}
+    return to_record(RunRecord, rows[0]), found
+
+
+_TAG_KEY, _TAG_VALUE = "__tag_key", "__tag_value"
+_GET_WITH_TAGS = (
+    sa.select(runs, tags.c.key.label(_TAG_KEY), tags.c.value.label(_TAG_VALUE))
+    .select_from(runs.outerjoin(tags, tags.c.resource_arn == sa.bindparam("arn")))
+    .where(runs.c.id == sa.bindparam("run_id"), _LIVE)
+)
+"""Built once: GetRun is the hottest read, and building the statement costs more than running it."""
+
+
 def list_page(
     conn: Connection,
     *,
@@ -53,7 +71,39 @@ def list_page(
     limit: int = 100,
 ) -> list[RunRecord]:
     """Live runs matching every given filter, newest first."""
-    query = sa.select(runs).where(_LIVE)
+    query = _page(sa.select(runs), name, run_group_id, batch_id, status, after, limit)
+    return [to_record(RunRecord, row) for row in conn.execute(query).mappings()]
+
+
+def list_summaries(
+    conn: Connection,
+    *,
+    name: str | None = None,
+    run_group_id: str | None = None,
+    batch_id: str | None = None,
+    status: str | None = None,
+    after: Sequence[Any] | None = None,
+    limit: int = 100,
+) -> list[RunSummary]:
+    """Like :func:`list_page`, but only the columns of a :class:`RunSummary` (what ListRuns shows)."""
+    query = _page(sa.select(*_SUMMARY_COLUMNS), name, run_group_id, batch_id, status, after, limit)
+    status_of = RunStatus
+    return [RunSummary(row[0], status_of(row[1]), *row[2:]) for row in conn.execute(query)]
+
+
+_SUMMARY_COLUMNS = tuple(runs.c[name] for name in SUMMARY_FIELDS)
+
+
+def _page(
+    query: sa.Select[Any],
+    name: str | None,
+    run_group_id: str | None,
+    batch_id: str | None,
+    status: str | None,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> sa.Select[Any]:
+    query = query.where(_LIVE)
     if name is not None:
         query = query.where(runs.c.name == name)
     if run_group_id is not None:
@@ -68,8 +118,7 @@ def list_page(
             sa.tuple_(runs.c.creation_time, runs.c.id)
             < sa.tuple_(sa.literal(created, runs.c.creation_time.type), sa.literal(run_id))
         )
-    query = query.order_by(runs.c.creation_time.desc(), runs.c.id.desc()).limit(limit)
-    return [to_record(RunRecord, row) for row in conn.execute(query).mappings()]
+    return query.order_by(runs.c.creation_time.desc(), runs.c.id.desc()).limit(limit)
 
 
 def compare_and_set(conn: Connection, run_id: str, *, current: RunStatus, values: Mapping[str, Any]) -> bool:

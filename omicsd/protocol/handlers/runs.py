@@ -15,7 +15,7 @@ from omicsd.logs import streams
 from omicsd.protocol._types import Handler, RequestContext
 from omicsd.protocol.handlers._common import compact, export_url
 from omicsd.services import Services
-from omicsd.services.runs import RunView
+from omicsd.services.runs import RunListItem, RunView
 
 
 def handlers(services: Services) -> dict[str, Handler]:
@@ -103,7 +103,7 @@ def _configuration(services: Services, record: RunRecord) -> dict[str, Any] | No
     return services.configurations.describe_for_run(record.configuration_name)
 
 
-def _run_item(view: RunView) -> dict[str, Any]:
+def _run_item(view: RunView | RunListItem) -> dict[str, Any]:
     r = view.record
     return compact(
         {
