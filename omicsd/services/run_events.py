@@ -3,7 +3,8 @@
 Owns: :class:`RunEventApplier`. The events of one journal read and the run's new journal offset are written in
 one transaction, so a crash between reading and applying replays the same events on restart, and a replay
 after a successful write never happens (the offset moved with the changes). Every status change goes through
-the run and task ``transition()`` functions.
+the run ``transition()`` and the task service (task events of one read are folded and written in bulk by
+:meth:`~omicsd.services.tasks.TaskService.apply_batch`).
 Must not: read journals or manage processes (the scheduler's supervisor does).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,11 +21,11 @@ from sqlalchemy.engine import Connection
 
 from omicsd.domain.ids import new_uuid
 from omicsd.domain.runs import RunRecord
-from omicsd.domain.states import RUN_TERMINAL, TASK_TERMINAL, RunStatus, TaskStatus
+from omicsd.domain.states import RUN_TERMINAL, RunStatus, TaskStatus
 from omicsd.domain.tasks import TaskRecord
 from omicsd.engines import events as ev
 from omicsd.services.runs import RunService
-from omicsd.services.tasks import TaskService
+from omicsd.services.tasks import TaskChange, TaskService
 from omicsd.store import runs as run_store
 from omicsd.store import tasks as task_store
 
@@ -41,21 +42,35 @@ class RunEventApplier:
         self.tasks = tasks
 
     def apply(self, run_id: str, events: Sequence[ev.Event], new_offset: int) -> RunRecord | None:
-        """Apply ``events`` and store ``new_offset``; returns the run afterwards (``None`` if it is gone)."""
-        messages: list[str] = []
+        """Apply ``events`` and store ``new_offset``; returns the run afterwards (``None`` if it is gone).
+
+        Task events are gathered and handed to :meth:`TaskService.apply_batch` in one go (before a
+        ``run.finished`` and at the end), so a journal read costs a few statements, not a few per event.
+        """
+        entries: list[str | _TaskStep] = []
         with self.runs.store.write() as conn:
+            run = run_store.get(conn, run_id)
+            if run is None:
+                return None
+            steps: list[_TaskStep] = []
             for event in events:
-                record = run_store.get(conn, run_id)
-                if record is None:
-                    return None
-                message = self._apply(conn, record, event)
+                if isinstance(event, _TASK_EVENTS):
+                    step = self._task_step(run, event)
+                    steps.append(step)
+                    entries.append(step)
+                    continue
+                if isinstance(event, ev.RunFinished):
+                    self._apply_steps(conn, run.id, steps)
+                    steps = []
+                message = self._apply_run_event(conn, run, event)
                 if message:
-                    messages.append(message)
+                    entries.append(message)
+                run = run_store.get(conn, run_id) or run
+            self._apply_steps(conn, run.id, steps)
             run_store.update(conn, run_id, {"journal_offset": new_offset})
             final = run_store.get(conn, run_id)
         if final is not None:
-            for message in messages:
-                self.runs.log(final, message)
+            self.runs.log_many(final, [m for m in (e if isinstance(e, str) else e.message() for e in entries) if m])
             if final.status in RUN_TERMINAL:
                 self.runs.finished(final)
         return final
@@ -71,9 +86,9 @@ class RunEventApplier:
         if final is not None:
             self.runs.finished(final)
 
-    # -- one event ----------------------------------------------------------------------------------------
+    # -- run events ---------------------------------------------------------------------------------------
 
-    def _apply(self, conn: Connection, run: RunRecord, event: ev.Event) -> str | None:
+    def _apply_run_event(self, conn: Connection, run: RunRecord, event: ev.Event) -> str | None:
         if isinstance(event, ev.RunStarted):
             if run.status in (RunStatus.PENDING, RunStatus.STARTING):
                 values: dict[str, Any] = {"start_time": _at(event.time)}
@@ -84,10 +99,6 @@ class RunEventApplier:
         if isinstance(event, ev.InputsStaged):
             run_store.update(conn, run.id, {"resource_digests": dict(event.resource_digests)})
             return None
-        if isinstance(event, ev.TaskCreated):
-            return self._task_created(conn, run, event)
-        if isinstance(event, ev.TaskStarting | ev.TaskRunning | ev.TaskFinished):
-            return self._task_progress(conn, run, event)
         if isinstance(event, ev.RunOutputs):
             run_store.update(conn, run.id, {"outputs": dict(event.outputs)})
             return f"Outputs exported to {event.outputs_uri}"
@@ -105,16 +116,15 @@ class RunEventApplier:
         logger.warning("run.unknown_event id=%s type=%s", run.id, getattr(event, "type", "?"))
         return None
 
-    def _task_created(self, conn: Connection, run: RunRecord, event: ev.TaskCreated) -> str | None:
-        if task_store.get(conn, run.id, event.task_id) is not None:
-            return None
-        task_store.insert(
-            conn,
-            TaskRecord(
+    # -- task events ----------------------------------------------------------------------------------------
+
+    def _task_step(self, run: RunRecord, event: _TaskEvent) -> _TaskStep:
+        if isinstance(event, ev.TaskCreated):
+            record = TaskRecord(
                 run_id=run.id,
                 task_id=event.task_id,
                 uuid=new_uuid(),
-                seq=task_store.next_seq(conn, run.id),
+                seq=0,
                 name=event.name[:128],
                 status=TaskStatus.PENDING,
                 cpus=max(1, event.cpus),
@@ -123,22 +133,12 @@ class RunEventApplier:
                 instance_type=event.instance_type or None,
                 image=event.image or None,
                 creation_time=_at(event.time),
-            ),
-        )
-        return f"Task {event.task_id} ({event.name}) created: {event.cpus} vCPU, {event.memory_gib} GiB"
-
-    def _task_progress(
-        self, conn: Connection, run: RunRecord, event: ev.TaskStarting | ev.TaskRunning | ev.TaskFinished
-    ) -> str | None:
-        task = task_store.get(conn, run.id, event.task_id)
-        if task is None or task.status in TASK_TERMINAL:
-            return None
+            )
+            return _TaskStep(event, TaskChange.create(record))
         if isinstance(event, ev.TaskStarting):
-            self.tasks.transition_in(conn, task, TaskStatus.STARTING)
-            return None
+            return _TaskStep(event, TaskChange(event.task_id, TaskStatus.STARTING))
         if isinstance(event, ev.TaskRunning):
-            self.tasks.transition_in(conn, task, TaskStatus.RUNNING, start_time=_at(event.time))
-            return f"Task {task.task_id} ({task.name}) started"
+            return _TaskStep(event, TaskChange(event.task_id, TaskStatus.RUNNING, {"start_time": _at(event.time)}))
         target = TaskStatus(event.status)
         values: dict[str, Any] = {
             "stop_time": _at(event.time),
@@ -149,16 +149,18 @@ class RunEventApplier:
             values["failure_reason"] = event.failure_reason[:64]
         if event.status_message:
             values["status_message"] = event.status_message[:4000]
-        if task.start_time is None and target == TaskStatus.COMPLETED:
-            values["start_time"] = _at(event.time)
         if run.cache_id or event.cache_hit:
             values["cache_hit"] = event.cache_hit
             values["cache_s3_uri"] = event.cache_s3_uri[:1024] or None
-        self.tasks.transition_in(conn, task, target, **values)
-        suffix = f" (exit status {event.exit_status})" if event.exit_status not in (None, 0) else ""
-        if event.cache_hit:
-            suffix = f" from cache entry {event.cache_s3_uri}"
-        return f"Task {task.task_id} ({task.name}) {target.value}{suffix}"
+        defaults = {"start_time": _at(event.time)} if target == TaskStatus.COMPLETED else {}
+        return _TaskStep(event, TaskChange(event.task_id, target, values, defaults))
+
+    def _apply_steps(self, conn: Connection, run_id: str, steps: Sequence[_TaskStep]) -> None:
+        if not steps:
+            return
+        results = self.tasks.apply_batch(conn, run_id, [step.change for step in steps])
+        for step, task in zip(steps, results, strict=True):
+            step.task = task
 
     def _finish(
         self,
@@ -193,6 +195,35 @@ class RunEventApplier:
             if run.storage_type == "DYNAMIC":
                 values["storage_capacity"] = max(1, math.ceil(storage_max_bytes / GIB))
         self.runs.transition_in(conn, run, target, **values)
+
+
+_TaskEvent = ev.TaskCreated | ev.TaskStarting | ev.TaskRunning | ev.TaskFinished
+_TASK_EVENTS = (ev.TaskCreated, ev.TaskStarting, ev.TaskRunning, ev.TaskFinished)
+
+
+@dataclass
+class _TaskStep:
+    """A task event, the change it asks for, and the task after it was applied (``None``: ignored)."""
+
+    event: _TaskEvent
+    change: TaskChange
+    task: TaskRecord | None = None
+
+    def message(self) -> str | None:
+        """The run log line of the step, if it changed something worth saying."""
+        event, task = self.event, self.task
+        if task is None:
+            return None
+        if isinstance(event, ev.TaskCreated):
+            return f"Task {event.task_id} ({event.name}) created: {event.cpus} vCPU, {event.memory_gib} GiB"
+        if isinstance(event, ev.TaskStarting):
+            return None
+        if isinstance(event, ev.TaskRunning):
+            return f"Task {task.task_id} ({task.name}) started"
+        suffix = f" (exit status {event.exit_status})" if event.exit_status not in (None, 0) else ""
+        if event.cache_hit:
+            suffix = f" from cache entry {event.cache_s3_uri}"
+        return f"Task {task.task_id} ({task.name}) {event.status}{suffix}"
 
 
 def _at(epoch: float) -> datetime:

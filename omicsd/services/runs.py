@@ -7,7 +7,7 @@ Must not: start or signal engine drivers (the scheduler does, and wakes up throu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from omicsd.domain import runs as rules
 from omicsd.domain.callers import Caller
 from omicsd.domain.ids import Arns, new_id, new_uuid
 from omicsd.domain.pagination import Page, decode_token, encode_token, page_size
-from omicsd.domain.runs import RunRecord
+from omicsd.domain.runs import RunRecord, RunSummary
 from omicsd.domain.states import RUN_TERMINAL, RUN_TRANSITIONS, RunStatus
 from omicsd.domain.tags import check_new
 from omicsd.domain.transitions import decide
@@ -53,6 +53,14 @@ class RunView:
     record: RunRecord
     arn: str
     tags: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RunListItem:
+    """A ListRuns item: the run's summary columns and its ARN."""
+
+    record: RunSummary
+    arn: str
 
 
 class RunService:
@@ -119,12 +127,12 @@ class RunService:
         Raises:
             NotFoundError: no live run with this ID.
         """
+        arn = self.arns.of("run", run_id)
         with self.store.read() as conn:
-            record = repo.get(conn, run_id)
-            if record is None:
-                raise NotFoundError(f"Run {run_id} not found")
-            arn = self.arns.of("run", run_id)
-            return RunView(record, arn, tag_store.get(conn, arn))
+            found = repo.get_with_tags(conn, run_id, arn)
+        if found is None:
+            raise NotFoundError(f"Run {run_id} not found")
+        return RunView(found[0], arn, found[1])
 
     def list(
         self,
@@ -135,7 +143,7 @@ class RunService:
         status: str | None = None,
         token: str | None = None,
         max_results: int | None = None,
-    ) -> Page[RunView]:
+    ) -> Page[RunListItem]:
         """ListRuns, newest first; every filter given must match."""
         filters = {"name": name, "group": run_group_id, "batch": batch_id, "status": status}
         after = decode_token(token, filters)
@@ -145,7 +153,7 @@ class RunService:
         if after is not None:
             after = [datetime.fromisoformat(after[0]), after[1]]
         with self.store.read() as conn:
-            records = repo.list_page(
+            records = repo.list_summaries(
                 conn,
                 name=name,
                 run_group_id=run_group_id,
@@ -160,7 +168,8 @@ class RunService:
         if more:
             last = records[-1]
             next_token = encode_token([last.creation_time.isoformat(), last.id], filters)
-        return Page([RunView(r, self.arns.of("run", r.id), {}) for r in records], next_token)
+        arn = self.arns.of
+        return Page([RunListItem(r, arn("run", r.id)) for r in records], next_token)
 
     # -- CancelRun / DeleteRun ----------------------------------------------------------------------------
 
@@ -236,10 +245,14 @@ class RunService:
 
     def log(self, record: RunRecord, message: str) -> None:
         """Append to the run's log stream ``run/<id>`` (nothing for ``logLevel=OFF``)."""
-        if record.log_level == "OFF":
+        self.log_many(record, [message])
+
+    def log_many(self, record: RunRecord, messages: Sequence[str]) -> None:
+        """Append several lines to ``run/<id>`` with one write (nothing for ``logLevel=OFF``)."""
+        if not messages or record.log_level == "OFF":
             return
         try:
-            self.logs.append(streams.LOG_GROUP, streams.run_stream(record.id), [message])
+            self.logs.append(streams.LOG_GROUP, streams.run_stream(record.id), messages)
         except OSError:
             logger.warning("run.log_failed id=%s", record.id, exc_info=True)
 

@@ -1,19 +1,23 @@
-"""Tasks of a run: GetRunTask, ListRunTasks and the task ``transition()`` choke point.
+"""Tasks of a run: GetRunTask, ListRunTasks and the task ``transition()`` choke point (one task or a batch).
 
-Owns: reading tasks and every task status change. Must not: run anything; tasks are created and advanced by
+Owns: reading tasks and every task status change (:meth:`TaskService.transition_in` for one task,
+:meth:`TaskService.apply_batch` for the steps of many tasks from one journal read).
+Must not: run anything; tasks are created and advanced by
 the engine events :mod:`omicsd.services.run_events` applies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from omicsd.domain.ids import Arns
 from omicsd.domain.pagination import Page, decode_token, encode_token, page_size
-from omicsd.domain.states import TASK_TRANSITIONS, TaskStatus
+from omicsd.domain.states import TASK_TERMINAL, TASK_TRANSITIONS, TaskStatus
 from omicsd.domain.tasks import TaskRecord
 from omicsd.domain.transitions import decide
 from omicsd.errors import ConflictError, NotFoundError
@@ -22,6 +26,8 @@ from omicsd.store import Store
 from omicsd.store import runs as run_store
 from omicsd.store import tasks as repo
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class TaskView:
@@ -29,6 +35,27 @@ class TaskView:
 
     record: TaskRecord
     log_stream: str
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """One step of one task in a batch: create it (``new``) or move it to ``target``."""
+
+    task_id: str
+    """The task the step is about."""
+    target: TaskStatus | None = None
+    """The status to move to; ``None`` for a creation."""
+    values: Mapping[str, Any] = field(default_factory=dict)
+    """Columns written with the move."""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Columns written with the move only where the task has no value yet."""
+    new: TaskRecord | None = None
+    """The PENDING task a creation inserts (its ``seq`` is assigned by :meth:`TaskService.apply_batch`)."""
+
+    @classmethod
+    def create(cls, record: TaskRecord) -> TaskChange:
+        """A creation step."""
+        return cls(task_id=record.task_id, new=record)
 
 
 class TaskService:
@@ -94,3 +121,64 @@ class TaskService:
         return repo.compare_and_set(
             conn, record.run_id, record.task_id, current=record.status, values={**values, "status": target.value}
         )
+
+    def apply_batch(
+        self, conn: Connection, run_id: str, changes: Sequence[TaskChange]
+    ) -> tuple[TaskRecord | None, ...]:
+        """Apply engine steps of many tasks of a run with a few statements, inside the caller's transaction.
+
+        Steps are folded per task in memory, in order, and every move is checked with the transition tables
+        exactly as :meth:`transition_in` checks it. A creation of a task that exists is ignored; a move of an
+        unknown or finished task is ignored. Then tasks created here are inserted once, in their final state
+        and creation order (``seq`` continues the run's sequence), and every other task gets one
+        compare-and-set update from the status it had before the batch.
+
+        Returns:
+            For each step, the task after it (unchanged for a move to its current status), or ``None`` when the
+            step was ignored.
+
+        Raises:
+            ConflictError: the transition tables forbid a move.
+        """
+        before = {record.task_id: record for record in repo.tasks_for(conn, run_id, {c.task_id for c in changes})}
+        state: dict[str, TaskRecord] = dict(before)
+        created: dict[str, TaskRecord] = {}
+        written: dict[str, dict[str, Any]] = {}
+        next_seq: int | None = None
+        results: list[TaskRecord | None] = []
+        for change in changes:
+            current = state.get(change.task_id)
+            if change.new is not None:
+                if current is not None:
+                    results.append(None)
+                    continue
+                if next_seq is None:
+                    next_seq = repo.next_seq(conn, run_id)
+                record = replace(change.new, run_id=run_id, seq=next_seq, status=TaskStatus.PENDING)
+                next_seq += 1
+                state[change.task_id] = created[change.task_id] = record
+                results.append(record)
+                continue
+            if current is None or current.status in TASK_TERMINAL or change.target is None:
+                results.append(None)
+                continue
+            decision = decide(TASK_TRANSITIONS, current.label, current.status, change.target)
+            if decision.noop:
+                results.append(current)
+                continue
+            if not decision.accepted:
+                raise ConflictError(decision.reason)
+            values = {name: value for name, value in change.defaults.items() if getattr(current, name) is None}
+            values.update(change.values)
+            record = replace(current, status=change.target, **values)
+            state[change.task_id] = record
+            if change.task_id in created:
+                created[change.task_id] = record
+            else:
+                written.setdefault(change.task_id, {}).update(values, status=change.target.value)
+            results.append(record)
+        repo.insert_many(conn, list(created.values()))
+        updates = [(task_id, before[task_id].status, values) for task_id, values in written.items()]
+        if updates and repo.compare_and_set_many(conn, run_id, updates) != len(updates):
+            logger.warning("task.batch_conflict run=%s tasks=%d", run_id, len(updates))
+        return tuple(results)

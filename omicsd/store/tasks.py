@@ -1,11 +1,11 @@
-"""Task persistence: insert, read, list by run in creation order, compare-and-set status updates.
+"""Task persistence: insert, read, list by run in creation order, compare-and-set status updates (one or many).
 
 Owns: every query on the ``tasks`` table. Must not: decide transitions (``services.tasks`` does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,16 +16,35 @@ from omicsd.domain.tasks import TaskRecord
 from omicsd.store._rows import to_record, to_values
 from omicsd.store.tables import tasks
 
+#: Task IDs per ``IN (...)`` query: well under SQLite's bound-parameter limit.
+_IN_CHUNK = 500
+
 
 def insert(conn: Connection, record: TaskRecord) -> None:
     """Insert a task attempt."""
     conn.execute(sa.insert(tasks).values(**to_values(record)))
 
 
+def insert_many(conn: Connection, records: Sequence[TaskRecord]) -> None:
+    """Insert task attempts with one multi-row statement (in the given order)."""
+    if records:
+        conn.execute(sa.insert(tasks), [to_values(record) for record in records])
+
+
 def get(conn: Connection, run_id: str, task_id: str) -> TaskRecord | None:
     """One task of a run, or ``None``."""
     row = conn.execute(sa.select(tasks).where(tasks.c.run_id == run_id, tasks.c.task_id == task_id)).mappings().first()
     return to_record(TaskRecord, row) if row else None
+
+
+def tasks_for(conn: Connection, run_id: str, task_ids: Collection[str]) -> list[TaskRecord]:
+    """The tasks of a run among ``task_ids`` (unknown IDs are left out; no particular order)."""
+    wanted = sorted(set(task_ids))
+    found: list[TaskRecord] = []
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = sa.select(tasks).where(tasks.c.run_id == run_id, tasks.c.task_id.in_(wanted[start : start + _IN_CHUNK]))
+        found.extend(to_record(TaskRecord, row) for row in conn.execute(query).mappings())
+    return found
 
 
 def next_seq(conn: Connection, run_id: str) -> int:
@@ -68,6 +87,35 @@ def compare_and_set(
         .values(**values)
     )
     return result.rowcount == 1
+
+
+def compare_and_set_many(
+    conn: Connection, run_id: str, changes: Sequence[tuple[str, TaskStatus, Mapping[str, Any]]]
+) -> int:
+    """Apply ``(task_id, current, values)`` updates, each only if the task is still in ``current``.
+
+    Updates that set the same columns share one executemany statement. Returns how many tasks were updated
+    (the number of changes when the driver cannot count rows of an executemany).
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for task_id, current, values in changes:
+        row = {f"v_{name}": value for name, value in values.items()}
+        row.update(b_run_id=run_id, b_task_id=task_id, b_status=current.value)
+        groups.setdefault(tuple(sorted(values)), []).append(row)
+    updated = 0
+    for names, rows in groups.items():
+        statement = (
+            sa.update(tasks)
+            .where(
+                tasks.c.run_id == sa.bindparam("b_run_id"),
+                tasks.c.task_id == sa.bindparam("b_task_id"),
+                tasks.c.status == sa.bindparam("b_status"),
+            )
+            .values({name: sa.bindparam(f"v_{name}", type_=tasks.c[name].type) for name in names})
+        )
+        result = conn.execute(statement, rows)
+        updated += result.rowcount if len(rows) == 1 or result.supports_sane_multi_rowcount() else len(rows)
+    return updated
 
 
 def delete_for_run(conn: Connection, run_id: str) -> None:
