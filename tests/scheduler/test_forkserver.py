@@ -92,8 +92,17 @@ def eventually(check: Callable[[], object], timeout: float = 10) -> None:
 
 
 def facts(path: Path) -> dict[str, object]:
-    eventually(lambda: (path / "facts.json").exists())
-    data: dict[str, object] = json.loads((path / "facts.json").read_text())
+    """What the fake driver recorded, once it has written the whole file."""
+    data: dict[str, object] = {}
+
+    def complete() -> bool:
+        try:
+            data.update(json.loads((path / "facts.json").read_text()))
+        except (FileNotFoundError, ValueError):
+            return False
+        return True
+
+    eventually(complete)
     return data
 
 
