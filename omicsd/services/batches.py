@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -149,10 +149,13 @@ class BatchService:
         batch_id, created = create_once(
             self.store, "StartRunBatch", caller.key, params.get("requestId"), params, insert
         )
+        view = self.get(batch_id)
         if created:
             logger.info("batch.created id=%s source=%s", batch_id, "inline" if inline is not None else uri)
             self.runs.wake()
-        return self.get(batch_id)
+            # The scheduler may already be advancing it: answer with what this request created, as HealthOmics does.
+            view = replace(view, record=replace(view.record, status=BatchStatus.CREATING))
+        return view
 
     # -- read ---------------------------------------------------------------------------------------------
 
