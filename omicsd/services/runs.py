@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,6 +115,8 @@ class RunService:
         run_id, created = create_once(self.store, "StartRun", caller.key, params.get("requestId"), params, insert)
         view = self.get(run_id)
         if created:
+            # The scheduler may already have claimed it: answer with what this request created, as HealthOmics does.
+            view = replace(view, record=replace(view.record, status=RunStatus.PENDING))
             self.log(view.record, f"Run {run_id} created (workflow {view.record.workflow_id}); status PENDING")
             self.wake()
         return view
