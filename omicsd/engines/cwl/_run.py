@@ -22,7 +22,6 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ from schema_salad.sourceline import strip_dup_lineno
 from omicsd.blobs import ObjectStore, open_store
 from omicsd.engines import _runlogs
 from omicsd.engines._cache import RunCache
+from omicsd.engines._runkit import Outcome, new_executor, watch_storage
 from omicsd.engines._staging import InputStager, StagingFailed
-from omicsd.engines._storage import GIB, StorageMonitor
 from omicsd.engines.cwl._executor import TaskJobExecutor
 from omicsd.engines.cwl._load import WorkflowError, host_javascript, load_process, relative_message
 from omicsd.engines.cwl._tasks import RunContext
@@ -45,29 +44,17 @@ from omicsd.engines.events import (
     FAILED,
     Event,
     InputsStaged,
-    RunFinished,
     RunOutputs,
     RunStarted,
 )
 from omicsd.engines.spec import RunSpec
-from omicsd.executors import registry
 
 logger = logging.getLogger(__name__)
 
 CWL_DIR = "cwl"
 INPUTS_DIR = "inputs"
 ENGINE_LOGGERS = ("cwltool", "salad", "omicsd")
-_MAX_MESSAGE = 1000
 _JS_ERROR = re.compile(r"^\s*[A-Za-z]*Error: .*$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status: str
-    failure_reason: str = ""
-    status_message: str = ""
-    outputs: dict[str, Any] | None = None
-    outputs_uri: str = ""
 
 
 class _Stopped(Exception):
@@ -93,14 +80,7 @@ class CwlRun:
         self.run_dir = run_dir
         self.emit = emit
         self.cwl_root = run_dir / CWL_DIR
-        executor = registry.new(
-            spec.executor.name,
-            capacity_dir=Path(spec.capacity_dir),
-            cpus=spec.executor.cpus,
-            memory_bytes=spec.executor.memory_gib * GIB,
-            gpus=spec.executor.gpus,
-            network_isolation=spec.executor.network_isolation,
-        )
+        executor = new_executor(spec)
         self.logs = _runlogs.RunLogs(spec)
         self.ctx = RunContext(
             spec, emit=emit, executor=executor, tasks_root=self.cwl_root / "tasks", follow_logs=self.logs.follow_task
@@ -118,11 +98,7 @@ class CwlRun:
             stack.callback(self.logs.close)
             stack.enter_context(host_javascript())
             self.emit(RunStarted(time=time.time(), engine_version=_engine_version()))
-            monitor = StorageMonitor(
-                self.run_dir,
-                limit_bytes=self.spec.storage_capacity_gib * GIB if self.spec.storage_type == "STATIC" else 0,
-                on_exceeded=self._storage_exceeded,
-            ).start()
+            monitor = watch_storage(self.spec, self.run_dir, self.ctx.abort)
             try:
                 outcome = self._run()
             finally:
@@ -137,19 +113,11 @@ class CwlRun:
                 outcome.failure_reason,
                 outcome.status_message,
             )
-        self.emit(
-            RunFinished(
-                status=outcome.status,
-                time=time.time(),
-                failure_reason=outcome.failure_reason,
-                status_message=outcome.status_message[:_MAX_MESSAGE],
-                storage_max_bytes=storage_max,
-            )
-        )
+        self.emit(outcome.finished(time.time(), storage_max))
 
     # the run, in the order it happens
 
-    def _run(self) -> _Outcome:
+    def _run(self) -> Outcome:
         store = open_store(root=Path(self.spec.buckets_root), s3_endpoint_url=self.spec.s3_endpoint_url)
         try:
             process = load_process(Path(self.spec.definition_dir), self.spec.main)
@@ -169,14 +137,14 @@ class CwlRun:
         except _Stopped:
             return self._stopped()
         except WorkflowError as exn:
-            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", str(exn))
+            return Outcome(FAILED, "WORKFLOW_RUN_FAILED", str(exn))
         except StagingFailed as exn:
             if self.ctx.stop_requested():
                 return self._stopped()
-            return _Outcome(FAILED, exn.failure_reason, exn.message)
+            return Outcome(FAILED, exn.failure_reason, exn.message)
         except Exception as exn:
             return self._classify(exn)
-        return _Outcome(COMPLETED, outputs=summary, outputs_uri=outputs_uri)
+        return Outcome(COMPLETED, outputs=summary, outputs_uri=outputs_uri)
 
     def _stage(self, stager: InputStager, uri: str, is_directory: bool) -> str:
         if self.ctx.stop_requested():
@@ -240,7 +208,7 @@ class CwlRun:
             return
         self.ctx.job_cache = JobCache(cache, Path(self.spec.definition_dir))
 
-    def _export_cache(self, outcome: _Outcome) -> None:
+    def _export_cache(self, outcome: Outcome) -> None:
         """The export phase: completed tasks become cache entries when the cache behavior says so."""
         if self.ctx.job_cache is None:
             return
@@ -249,24 +217,18 @@ class CwlRun:
         except Exception:
             logger.warning("cache.export_crashed", exc_info=True)
 
-    def _storage_exceeded(self, size: int) -> None:
-        self.ctx.abort(
-            "FILE_SYSTEM_OUT_OF_SPACE",
-            f"Run storage exceeded its capacity of {self.spec.storage_capacity_gib} GiB ({size / GIB:.2f} GiB used)",
-        )
-
-    def _stopped(self) -> _Outcome:
+    def _stopped(self) -> Outcome:
         if self.ctx.abort_reason is not None:
-            return _Outcome(FAILED, *self.ctx.abort_reason)
-        return _Outcome(CANCELLED, status_message="Run cancelled")
+            return Outcome(FAILED, *self.ctx.abort_reason)
+        return Outcome(CANCELLED, status_message="Run cancelled")
 
-    def _classify(self, exn: BaseException) -> _Outcome:
+    def _classify(self, exn: BaseException) -> Outcome:
         """failureReason and statusMessage of a run that cwltool ended with ``exn``."""
         if self.ctx.stop_requested():
             return self._stopped()
         failure = self.ctx.failure
         if failure is not None:
-            return _Outcome(FAILED, failure.failure_reason, failure.status_message)
+            return Outcome(FAILED, failure.failure_reason, failure.status_message)
         if isinstance(exn, _EngineFailed):
             detail = self.engine_problems.first or f"the workflow ended with status {exn}"
         else:
@@ -274,7 +236,7 @@ class CwlRun:
             detail = text if text else type(exn).__name__
             logger.info("run.engine_error", exc_info=exn)
         message = strip_dup_lineno(relative_message(Path(self.spec.definition_dir), _condense_javascript(detail)))
-        return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", message)
+        return Outcome(FAILED, "WORKFLOW_RUN_FAILED", message)
 
 
 class _FirstProblem(logging.Handler):

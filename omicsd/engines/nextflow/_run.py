@@ -27,21 +27,19 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Final
 
 from omicsd.blobs import open_store
 from omicsd.engines import _runlogs
+from omicsd.engines._runkit import Outcome, watch_storage
 from omicsd.engines._staging import StagingFailed
-from omicsd.engines._storage import GIB, StorageMonitor
 from omicsd.engines.events import (
     CANCELLED,
     COMPLETED,
     FAILED,
     Event,
     InputsStaged,
-    RunFinished,
     RunOutputs,
     RunStarted,
 )
@@ -68,17 +66,7 @@ ENGINE_LOGGER: Final = "omicsd.engines.nextflow"
 POLL_SECONDS: Final = 0.2
 KILL_GRACE_SECONDS: Final = 10.0
 VERSION_TIMEOUT_SECONDS: Final = 120.0
-_MAX_MESSAGE = 1000
 _CONSOLE_TAIL = 40
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status: str
-    failure_reason: str = ""
-    status_message: str = ""
-    outputs: dict[str, Any] | None = None
-    outputs_uri: str = ""
 
 
 class _Stopped(Exception):
@@ -137,15 +125,11 @@ class NextflowRun:
             env = _launch.environment(self.environ, self.spec, layout, settings)
             version = "" if problem else settings.engine_version or self._installed_version(env)
             self.emit(RunStarted(time=time.time(), engine_version=version))
-            monitor = StorageMonitor(
-                self.run_dir,
-                limit_bytes=self.spec.storage_capacity_gib * GIB if self.spec.storage_type == "STATIC" else 0,
-                on_exceeded=self._storage_exceeded,
-            ).start()
+            monitor = watch_storage(self.spec, self.run_dir, self._abort)
             try:
                 if problem is not None:
                     reason = str(problem.details.get("failure_reason") or "WORKFLOW_RUN_FAILED")
-                    outcome = _Outcome(FAILED, reason, f"ValidationException: {problem.message}")
+                    outcome = Outcome(FAILED, reason, f"ValidationException: {problem.message}")
                 else:
                     outcome = self._run(layout, settings, env)
             finally:
@@ -163,21 +147,13 @@ class NextflowRun:
                 outcome.failure_reason,
                 outcome.status_message,
             )
-        self.emit(
-            RunFinished(
-                status=outcome.status,
-                time=time.time(),
-                failure_reason=outcome.failure_reason,
-                status_message=outcome.status_message[:_MAX_MESSAGE],
-                storage_max_bytes=storage_max,
-            )
-        )
+        self.emit(outcome.finished(time.time(), storage_max))
 
     # the run, in the order it happens
 
-    def _run(self, layout: _launch.Layout, settings: EngineSettings, env: dict[str, str]) -> _Outcome:
+    def _run(self, layout: _launch.Layout, settings: EngineSettings, env: dict[str, str]) -> Outcome:
         if self.executable is None:
-            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", _launch.NOT_INSTALLED_MESSAGE)
+            return Outcome(FAILED, "WORKFLOW_RUN_FAILED", _launch.NOT_INSTALLED_MESSAGE)
         try:
             self._check_profiles(layout, settings)
             prefix = () if self.spec.network else network_prefix(self.spec.executor.network_isolation)
@@ -193,14 +169,14 @@ class NextflowRun:
         except _Stopped:
             return self._stopped()
         except ValidationError as exn:
-            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"ValidationException: {exn.message}")
+            return Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"ValidationException: {exn.message}")
         except StagingFailed as exn:
-            return self._stopped() if self.stop_requested() else _Outcome(FAILED, exn.failure_reason, exn.message)
+            return self._stopped() if self.stop_requested() else Outcome(FAILED, exn.failure_reason, exn.message)
         except OmicsdError as exn:  # network isolation impossible
-            return _Outcome(FAILED, "SERVICE_ERROR", exn.message)
+            return Outcome(FAILED, "SERVICE_ERROR", exn.message)
         except OSError as exn:
-            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Could not start Nextflow: {exn}")
-        return _Outcome(COMPLETED, outputs=outputs, outputs_uri=outputs_uri)
+            return Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Could not start Nextflow: {exn}")
+        return Outcome(COMPLETED, outputs=outputs, outputs_uri=outputs_uri)
 
     def _check_profiles(self, layout: _launch.Layout, settings: EngineSettings) -> None:
         if not settings.profiles:
@@ -293,30 +269,28 @@ class NextflowRun:
 
     # endings
 
-    def _failed(self, exit_status: int) -> _Outcome:
+    def _failed(self, exit_status: int) -> Outcome:
         failure = self.tracker.failure()
         if failure is not None and not failure.handled:
-            return _Outcome(FAILED, failure.failure_reason, failure.status_message)
+            return Outcome(FAILED, failure.failure_reason, failure.status_message)
         if self.tracker.workflow_error:
-            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Nextflow failed: {self.tracker.workflow_error}")
+            return Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Nextflow failed: {self.tracker.workflow_error}")
         if failure is not None:
-            return _Outcome(FAILED, failure.failure_reason, failure.status_message)
+            return Outcome(FAILED, failure.failure_reason, failure.status_message)
         lines = list(self._console_tail)
         errors = [line for line in lines if line.startswith("ERROR")] or lines[-5:]
         detail = ": " + " | ".join(errors) if errors else "; see the engine log stream"
-        return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Nextflow exited with status {exit_status}{detail}")
+        return Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Nextflow exited with status {exit_status}{detail}")
 
-    def _stopped(self) -> _Outcome:
+    def _abort(self, reason: str, message: str) -> None:
+        """Stop the run from outside Nextflow (storage exceeded); the run loop notices ``abort_reason``."""
+        self.abort_reason = (reason, message)
+        logger.error("run.aborting reason=%s", reason)
+
+    def _stopped(self) -> Outcome:
         if self.abort_reason is not None:
-            return _Outcome(FAILED, *self.abort_reason)
-        return _Outcome(CANCELLED, status_message="Run cancelled")
-
-    def _storage_exceeded(self, size: int) -> None:
-        self.abort_reason = (
-            "FILE_SYSTEM_OUT_OF_SPACE",
-            f"Run storage exceeded its capacity of {self.spec.storage_capacity_gib} GiB ({size / GIB:.2f} GiB used)",
-        )
-        logger.error("run.aborting reason=%s", self.abort_reason[0])
+            return Outcome(FAILED, *self.abort_reason)
+        return Outcome(CANCELLED, status_message="Run cancelled")
 
     # helpers
 

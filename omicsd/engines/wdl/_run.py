@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,15 +26,14 @@ from WDL.runtime.error import RunFailed
 from omicsd.blobs import ObjectStore, open_store
 from omicsd.engines import _runlogs
 from omicsd.engines._cache import RunCache
+from omicsd.engines._runkit import Outcome, new_executor, watch_storage
 from omicsd.engines._staging import InputStager, StagingFailed, export_outputs
-from omicsd.engines._storage import GIB, StorageMonitor
 from omicsd.engines.events import (
     CANCELLED,
     COMPLETED,
     FAILED,
     Event,
     InputsStaged,
-    RunFinished,
     RunOutputs,
     RunStarted,
 )
@@ -50,22 +48,11 @@ from omicsd.engines.wdl._values import (
     stage_inputs,
 )
 from omicsd.engines.wdl.cache import OmicsdCallCache, tracking_calls
-from omicsd.executors import registry
 
 logger = logging.getLogger(__name__)
 
 WDL_DIR = "wdl"
 INPUTS_DIR = "inputs"
-_MAX_MESSAGE = 1000
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status: str
-    failure_reason: str = ""
-    status_message: str = ""
-    outputs: dict[str, Any] | None = None
-    outputs_uri: str = ""
 
 
 class _Stopped(Exception):
@@ -94,14 +81,7 @@ class WdlRun:
         self.spec = spec
         self.run_dir = run_dir
         self.emit = emit
-        executor = registry.new(
-            spec.executor.name,
-            capacity_dir=Path(spec.capacity_dir),
-            cpus=spec.executor.cpus,
-            memory_bytes=spec.executor.memory_gib * GIB,
-            gpus=spec.executor.gpus,
-            network_isolation=spec.executor.network_isolation,
-        )
+        executor = new_executor(spec)
         self.logs = _runlogs.RunLogs(spec)
         self.ctx = _context.DriverContext(
             spec,
@@ -128,11 +108,7 @@ class WdlRun:
             stack.callback(self.logs.close)
             stack.enter_context(_context.activate(self.ctx))
             self.emit(RunStarted(time=time.time(), engine_version=_engine_version()))
-            monitor = StorageMonitor(
-                self.run_dir,
-                limit_bytes=self.spec.storage_capacity_gib * GIB if self.spec.storage_type == "STATIC" else 0,
-                on_exceeded=self._storage_exceeded,
-            ).start()
+            monitor = watch_storage(self.spec, self.run_dir, self.ctx.abort)
             try:
                 outcome = self._run()
             finally:
@@ -147,19 +123,11 @@ class WdlRun:
                 outcome.failure_reason,
                 outcome.status_message,
             )
-        self.emit(
-            RunFinished(
-                status=outcome.status,
-                time=time.time(),
-                failure_reason=outcome.failure_reason,
-                status_message=outcome.status_message[:_MAX_MESSAGE],
-                storage_max_bytes=storage_max,
-            )
-        )
+        self.emit(outcome.finished(time.time(), storage_max))
 
     # the run, in the order it happens
 
-    def _run(self) -> _Outcome:
+    def _run(self) -> Outcome:
         store = open_store(root=Path(self.spec.buckets_root), s3_endpoint_url=self.spec.s3_endpoint_url)
         try:
             exe = load_executable(self.spec.main_path)
@@ -177,14 +145,14 @@ class WdlRun:
         except _Stopped:
             return self._stopped()
         except WorkflowError as exn:
-            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", str(exn))
+            return Outcome(FAILED, "WORKFLOW_RUN_FAILED", str(exn))
         except StagingFailed as exn:
             if self.ctx.stop_requested():
                 return self._stopped()
-            return _Outcome(FAILED, exn.failure_reason, exn.message)
+            return Outcome(FAILED, exn.failure_reason, exn.message)
         except Exception as exn:
             return self._classify(exn)
-        return _Outcome(COMPLETED, outputs=summary, outputs_uri=outputs_uri)
+        return Outcome(COMPLETED, outputs=summary, outputs_uri=outputs_uri)
 
     def _stage(self, stager: InputStager, uri: str, is_directory: bool) -> str:
         if self.ctx.stop_requested():
@@ -217,7 +185,7 @@ class WdlRun:
             return
         self.ctx.run_cache = cache
 
-    def _export_cache(self, outcome: _Outcome) -> None:
+    def _export_cache(self, outcome: Outcome) -> None:
         """The export phase: completed tasks become cache entries when the cache behavior says so."""
         if self.ctx.run_cache is None:
             return
@@ -226,18 +194,12 @@ class WdlRun:
         except Exception:
             logger.warning("cache.export_crashed", exc_info=True)
 
-    def _storage_exceeded(self, size: int) -> None:
-        self.ctx.abort(
-            "FILE_SYSTEM_OUT_OF_SPACE",
-            f"Run storage exceeded its capacity of {self.spec.storage_capacity_gib} GiB ({size / GIB:.2f} GiB used)",
-        )
-
-    def _stopped(self) -> _Outcome:
+    def _stopped(self) -> Outcome:
         if self.ctx.abort_reason is not None:
-            return _Outcome(FAILED, *self.ctx.abort_reason)
-        return _Outcome(CANCELLED, status_message="Run cancelled")
+            return Outcome(FAILED, *self.ctx.abort_reason)
+        return Outcome(CANCELLED, status_message="Run cancelled")
 
-    def _classify(self, exn: BaseException) -> _Outcome:
+    def _classify(self, exn: BaseException) -> Outcome:
         """failureReason and statusMessage of a run that miniwdl ended with ``exn``."""
         if self.ctx.stop_requested():
             return self._stopped()
@@ -246,18 +208,18 @@ class WdlRun:
         for cause in chain:
             reason = getattr(cause, "failure_reason", None)
             if isinstance(reason, str) and reason:
-                return _Outcome(FAILED, reason, str(cause))
+                return Outcome(FAILED, reason, str(cause))
             if isinstance(cause, RunFailed) and isinstance(cause.exe, Tree.Task):
                 task_dir = cause.run_dir
                 failure = self.ctx.failure(task_dir)
                 if failure is not None and failure.failure_reason:
-                    return _Outcome(FAILED, failure.failure_reason, failure.status_message)
+                    return Outcome(FAILED, failure.failure_reason, failure.status_message)
         root = chain[-1]
         detail = f"{type(root).__name__}: {root}" if str(root) else type(root).__name__
         if task_dir:
             name = self.ctx.task_name(task_dir, Path(task_dir).name)
-            return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Task {name} failed: {detail}")
-        return _Outcome(FAILED, "WORKFLOW_RUN_FAILED", detail)
+            return Outcome(FAILED, "WORKFLOW_RUN_FAILED", f"Task {name} failed: {detail}")
+        return Outcome(FAILED, "WORKFLOW_RUN_FAILED", detail)
 
 
 def _chain(exn: BaseException) -> Iterator[BaseException]:

@@ -8,6 +8,7 @@ import pytest
 import WDL
 from WDL import Value
 
+from omicsd.engines import _runkit
 from omicsd.engines.events import RunFinished, TaskCreated, TaskFinished
 from omicsd.engines.spec import RunSpec
 from omicsd.engines.wdl import _context, _run, observer
@@ -73,7 +74,7 @@ def run_inline(tmp_path, monkeypatch, source, parameters=None, executor=None, **
         **spec_fields,
     )
     executor = executor or FakeExecutor()
-    monkeypatch.setattr(_run.registry, "new", lambda *a, **k: executor)
+    monkeypatch.setattr(_runkit.registry, "new", lambda *a, **k: executor)
     events = []
     run = _run.WdlRun(spec, run_dir, events.append)
     with ExitStack() as stack:

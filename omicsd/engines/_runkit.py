@@ -1,0 +1,67 @@
+"""Pieces every engine's run uses, whatever its language.
+
+Owns: :class:`Outcome` (how a run ended, before it is journaled), the run's executor, the storage watch that
+aborts a STATIC run out of space, and the final :class:`~omicsd.engines.events.RunFinished` event.
+Must not: know a workflow language or run anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omicsd.engines._storage import GIB, StorageMonitor
+from omicsd.engines.events import RunFinished
+from omicsd.engines.spec import RunSpec
+from omicsd.executors import registry
+from omicsd.executors.base import TaskExecutor
+
+MAX_MESSAGE = 1000
+"""Longest ``status_message`` a driver journals."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended."""
+
+    status: str
+    failure_reason: str = ""
+    status_message: str = ""
+    outputs: dict[str, Any] | None = None
+    outputs_uri: str = ""
+
+    def finished(self, time: float, storage_max_bytes: int) -> RunFinished:
+        """The journal event that ends the run."""
+        return RunFinished(
+            status=self.status,
+            time=time,
+            failure_reason=self.failure_reason,
+            status_message=self.status_message[:MAX_MESSAGE],
+            storage_max_bytes=storage_max_bytes,
+        )
+
+
+def new_executor(spec: RunSpec) -> TaskExecutor:
+    """The executor the run's spec names, sharing the machine's capacity ledger."""
+    return registry.new(
+        spec.executor.name,
+        capacity_dir=Path(spec.capacity_dir),
+        cpus=spec.executor.cpus,
+        memory_bytes=spec.executor.memory_gib * GIB,
+        gpus=spec.executor.gpus,
+        network_isolation=spec.executor.network_isolation,
+    )
+
+
+def watch_storage(spec: RunSpec, run_dir: Path, abort: Callable[[str, str], None]) -> StorageMonitor:
+    """Start measuring the run directory; a STATIC run that outgrows its capacity is aborted out of space."""
+    capacity = spec.storage_capacity_gib
+
+    def exceeded(size: int) -> None:
+        message = f"Run storage exceeded its capacity of {capacity} GiB ({size / GIB:.2f} GiB used)"
+        abort("FILE_SYSTEM_OUT_OF_SPACE", message)
+
+    limit = capacity * GIB if spec.storage_type == "STATIC" else 0
+    return StorageMonitor(run_dir, limit_bytes=limit, on_exceeded=exceeded).start()
