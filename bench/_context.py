@@ -21,9 +21,12 @@ WORKFLOWS = HERE / "workflows"
 
 OMICSD = "omicsd"
 """Variant name: ``omicsd serve`` as shipped."""
-OMICSD_FORKSERVER = "omicsd + fork server (preview)"
-"""Variant name: drivers forked by :mod:`omicsd.scheduler.forkserver` (see ``bench._forkserver_serve``)."""
-FORKSERVER_WRAPPER = "bench._forkserver_serve"
+OMICSD_COLD = "omicsd, warm drivers off"
+"""Variant name: ``omicsd serve`` with ``server.warm_drivers = false`` (every driver is a fresh interpreter)."""
+COLD_ENV = {"OMICSD__SERVER__WARM_DRIVERS": "false"}
+"""The environment that selects :data:`OMICSD_COLD`."""
+VARIANTS: dict[str, dict[str, str]] = {OMICSD: {}, OMICSD_COLD: COLD_ENV}
+"""Every omicsd variant a workflow case compares, with the extra environment of its server."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
-from bench._context import FORKSERVER_WRAPPER, OMICSD, OMICSD_FORKSERVER, WORKFLOWS, Context
+from bench._context import VARIANTS, WORKFLOWS, Context
 from bench._seed import seed_runs
 from bench._server import (
     CaseError,
@@ -121,18 +121,18 @@ def control(ctx: Context) -> list[Row]:
 def cached_rerun(ctx: Context) -> list[Row]:
     """A 200-task WDL run repeated with a run cache (CACHE_ALWAYS): StartRun → COMPLETED of the cached rerun."""
     rows = []
-    for variant, wrapper in ((OMICSD, None), (OMICSD_FORKSERVER, FORKSERVER_WRAPPER)):
-        rows.append(_cached_rerun(ctx, variant, wrapper))
+    for variant, env in VARIANTS.items():
+        rows.append(_cached_rerun(ctx, variant, env))
     return rows
 
 
-def _cached_rerun(ctx: Context, variant: str, wrapper: str | None) -> Row:
+def _cached_rerun(ctx: Context, variant: str, variant_env: dict[str, str]) -> Row:
     from botocore.exceptions import ClientError
 
     case, metric, target = "cached_rerun_200", "StartRun→COMPLETED", Target("<=", 0.5)
     samples: list[float] = []
     try:
-        with _server(ctx, case, 0, wrapper=wrapper) as (_, client):
+        with _server(ctx, case, 0, env=variant_env) as (_, client):
             workflow_id = register(client, WORKFLOWS / "wdl" / "scatter200.wdl")
             try:
                 created = client.create_run_cache(cacheS3Location="s3://bench-cache/", cacheBehavior="CACHE_ALWAYS")
@@ -166,9 +166,9 @@ def _cached_rerun(ctx: Context, variant: str, wrapper: str | None) -> Row:
 
 
 @contextmanager
-def _server(ctx: Context, name: str, runs: int, *, wrapper: str | None = None) -> Iterator[tuple[Server, Any]]:
-    env = {"OMICSD__RUNS__MAX_STORED_RUNS": str(max(10 * runs, 10_000))}
-    server = Server(ctx.scratch(name), env=env, wrapper=wrapper)
+def _server(ctx: Context, name: str, runs: int, *, env: dict[str, str] | None = None) -> Iterator[tuple[Server, Any]]:
+    server_env = {"OMICSD__RUNS__MAX_STORED_RUNS": str(max(10 * runs, 10_000)), **(env or {})}
+    server = Server(ctx.scratch(name), env=server_env)
     server.start()
     try:
         yield server, server.client(pool=THREADS * 2)

@@ -8,7 +8,9 @@ Each omicsd variant is a real ``omicsd serve`` subprocess; after one untimed war
 times StartRun → COMPLETED as a boto3 client polling GetRun every 10 ms sees it. The bare engine is timed as a
 whole command (interpreter start to exit). Variants are interleaved repetition by repetition so that a noisy
 neighbour slows all of them alike.
-Must not: import omicsd (``_forkserver_serve`` does that inside its own server process).
+Variants: ``omicsd`` as shipped (drivers forked from warm per-engine helpers) and ``omicsd, warm drivers off``
+(``server.warm_drivers = false``: each driver is a fresh ``python -m`` interpreter), to show what warm drivers buy.
+Must not: import omicsd.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._context import FORKSERVER_WRAPPER, OMICSD, OMICSD_FORKSERVER, REPO, WORKFLOWS, Context
+from bench._context import REPO, VARIANTS, WORKFLOWS, Context
 from bench._server import CaseError, NotAvailable, Server, register, time_run
 from bench._stats import ERROR, NOT_AVAILABLE, OK, Row, Target
 
@@ -149,10 +151,7 @@ class _Variant:
 
 def _compare(ctx: Context, work: Workload) -> list[Row]:
     root = ctx.scratch(work.case)
-    variants = [
-        _Variant(OMICSD, Server(root / "omicsd")),
-        _Variant(OMICSD_FORKSERVER, Server(root / "omicsd-forkserver", wrapper=FORKSERVER_WRAPPER)),
-    ]
+    variants = [_Variant(name, Server(root / f"omicsd-{i}", env=env)) for i, (name, env) in enumerate(VARIANTS.items())]
     bare: list[float] = []
     bare_status, bare_note = OK, ""
     with ExitStack() as stack:

@@ -44,14 +44,12 @@ class NotAvailable(CaseError):
 class Server:
     """``omicsd serve`` on a free port with its own data directory."""
 
-    def __init__(self, root: Path, *, env: Mapping[str, str] | None = None, wrapper: str | None = None) -> None:
+    def __init__(self, root: Path, *, env: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.data_dir = root / "data"
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = dict(env or {})
-        self.wrapper = wrapper
-        """A module to run instead of ``omicsd`` (``python -m MODULE serve ...``), for patched variants."""
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> Server:
@@ -60,8 +58,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OMICSD", "AWS_", "MINIWDL"))}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
         env.update(self.extra_env)
-        module = self.wrapper or "omicsd"
-        cmd = [sys.executable, "-m", module, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        cmd = [sys.executable, "-m", "omicsd", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
         cmd += ["--log-level", "warning"]
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - handed to the child
         try:
@@ -145,9 +142,9 @@ class Server:
 
 
 @contextmanager
-def running(root: Path, *, env: Mapping[str, str] | None = None, wrapper: str | None = None) -> Iterator[Server]:
+def running(root: Path, *, env: Mapping[str, str] | None = None) -> Iterator[Server]:
     """A started :class:`Server`, stopped on exit."""
-    server = Server(root, env=env, wrapper=wrapper)
+    server = Server(root, env=env)
     server.start()
     try:
         yield server

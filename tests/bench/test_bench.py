@@ -11,7 +11,7 @@ import pytest
 
 import bench.__main__ as cli
 from bench import _engines, _report
-from bench._context import OMICSD, OMICSD_FORKSERVER, REPO, WORKFLOWS, Context
+from bench._context import OMICSD, OMICSD_COLD, REPO, WORKFLOWS, Context
 from bench._stats import ERROR, NOT_AVAILABLE, Row, Target, percentile, ratio, summarize
 
 
@@ -179,7 +179,7 @@ def test_quick_wdl_hello_case_end_to_end(tmp_path: Path) -> None:
     assert cli.main(["--quick", "--only", "wdl_hello", "--out", str(tmp_path)]) == 0
     data = json.loads(next(tmp_path.glob("*.json")).read_text())
     by_variant = {r["variant"]: r for r in data["rows"]}
-    assert set(by_variant) == {OMICSD, OMICSD_FORKSERVER, "miniwdl run (host backend)"}
+    assert set(by_variant) == {OMICSD, OMICSD_COLD, "miniwdl run (host backend)"}
     for r in by_variant.values():
         assert r["status"] == "ok", r["note"]
         assert r["n"] == 2 and r["median"] > 0
