@@ -5,10 +5,11 @@ turns the parameters into a staged job order; opens the run cache; runs cwltool 
 exports the outputs and then the cache entries; turns failures into HealthOmics ``failureReason`` /
 ``statusMessage``).
 
-Run directory layout: ``inputs/`` (staged inputs), ``cwl/out/`` (each job's output directory, the
-command's working directory), ``cwl/tmp/`` (each job's ``$TMPDIR`` and staging directory),
-``cwl/tasks/<name>-<taskId>/`` (``command``, ``stdout.txt``, ``stderr.txt``). Nothing is deleted: the run
-directory is the record of what ran, as with the WDL driver.
+Run directory layout: ``inputs/`` (staged inputs), ``cwl/out/<n>/`` (each job's output directory, the
+command's working directory), ``cwl/tmp/<n>/`` (each job's ``$TMPDIR``, and its staging directory when it stages
+inputs; see :mod:`omicsd.engines.cwl._runtime`), ``cwl/tasks/`` (the commands run, and each task's
+``<name>-<taskId>.stdout.txt`` / ``.stderr.txt``; see :mod:`omicsd.engines.cwl._tasks`). Nothing is deleted:
+the run directory is the record of what ran, as with the WDL driver.
 
 Must not: parse the command line or write ``driver.pid`` (see :mod:`omicsd.engines.cwl.driver`).
 """
@@ -34,7 +35,9 @@ from omicsd.engines._cache import RunCache
 from omicsd.engines._runkit import Outcome, new_executor, watch_storage
 from omicsd.engines._staging import InputStager, StagingFailed
 from omicsd.engines.cwl._executor import TaskJobExecutor
+from omicsd.engines.cwl._lean import freeze_long_lived, lean_process
 from omicsd.engines.cwl._load import WorkflowError, host_javascript, load_process, relative_message
+from omicsd.engines.cwl._runtime import runtime_context
 from omicsd.engines.cwl._tasks import RunContext
 from omicsd.engines.cwl._values import JobOrder, export_cwl_outputs, output_namespace
 from omicsd.engines.cwl.cache import JobCache
@@ -54,6 +57,8 @@ logger = logging.getLogger(__name__)
 CWL_DIR = "cwl"
 INPUTS_DIR = "inputs"
 ENGINE_LOGGERS = ("cwltool", "salad", "omicsd")
+PREPARED_JOBS = 2
+"""Worker threads beyond the executor's CPUs: jobs staged and waiting for capacity while the others run."""
 _JS_ERROR = re.compile(r"^\s*[A-Za-z]*Error: .*$", re.MULTILINE)
 
 
@@ -94,8 +99,10 @@ class CwlRun:
     def execute(self) -> None:
         """Run to the end and journal RunOutputs (when COMPLETED) and RunFinished."""
         with ExitStack() as stack:
+            stack.enter_context(lean_process())
             stack.enter_context(self.logs.engine_log(ENGINE_LOGGERS))
             stack.callback(self.logs.close)
+            stack.callback(self.ctx.close)
             stack.enter_context(host_javascript())
             self.emit(RunStarted(time=time.time(), engine_version=_engine_version()))
             monitor = watch_storage(self.spec, self.run_dir, self.ctx.abort)
@@ -152,26 +159,11 @@ class CwlRun:
         return stager.stage(uri, directory=is_directory)
 
     def _cwltool(self, process: Any, job_order: dict[str, Any]) -> Any:
-        from cwltool.context import RuntimeContext  # delay heavy import
-        from cwltool.main import init_job_order
-        from cwltool.secrets import SecretStore
+        from cwltool.main import init_job_order  # delay heavy import
 
-        for sub in ("out", "tmp", "tasks"):
-            (self.cwl_root / sub).mkdir(parents=True, exist_ok=True)
-        runtime = RuntimeContext(
-            {
-                "use_container": False,
-                "basedir": str(self.run_dir / INPUTS_DIR),
-                "tmp_outdir_prefix": str(self.cwl_root / "out") + "/",
-                "tmpdir_prefix": str(self.cwl_root / "tmp") + "/",
-                "rm_tmpdir": False,
-                "move_outputs": "leave",
-                "compute_checksum": False,
-                "on_error": "stop",
-                "secret_store": SecretStore(),
-                "name": output_namespace(process),  # a bare tool's task name: its id, or its file's stem
-            }
-        )
+        (self.cwl_root / "tasks").mkdir(parents=True, exist_ok=True)
+        # a bare tool's task name: its id, or its file's stem
+        runtime = runtime_context(self.cwl_root, basedir=self.run_dir / INPUTS_DIR, name=output_namespace(process))
         args = argparse.Namespace(workflow=self.spec.main, job_order=[], tool_help=False)
         try:
             job = init_job_order(
@@ -187,8 +179,10 @@ class CwlRun:
         except (Exception, SystemExit) as exn:
             raise WorkflowError(f"invalid run parameters: {exn}") from exn
         capacity = self.ctx.executor.capacity()
-        threads = min(256, max(8, 4 * int(capacity.get("cpus", 1))))
+        # the running commands, and as many jobs prepared to follow them: more threads would only wait for capacity
+        threads = min(256, int(capacity.get("cpus", 1)) + PREPARED_JOBS)
         executor = TaskJobExecutor(self.ctx, threads=threads)
+        freeze_long_lived()  # the engine, the document and the job order outlive the run's jobs
         engine_logger = logging.getLogger("cwltool")
         with _watching(engine_logger, self.engine_problems):
             outputs, status = executor(process, job, runtime, logger=engine_logger)

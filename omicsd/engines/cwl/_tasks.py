@@ -1,21 +1,30 @@
 """The tasks of one CWL run: identity, life-cycle events and how each one ended.
 
 Owns: :class:`RunContext` (journal, executor, log followers, task IDs, the run's job cache, the cancel / abort /
-halt / fail-fast flags and the run's first task failure), :class:`Task` (one HealthOmics task: a cwltool
-``CommandLineJob``) and :class:`CapacityGate` (this run's commands wait for the executor's capacity in-process).
-A task's events are emitted through its own methods, each at most once and in order: TaskCreated when
-cwltool hands the job to the executor (PENDING), TaskStarting when a worker thread picks it up (waiting for
-capacity), TaskRunning when the command starts, TaskFinished once cwltool has collected its outputs, or at
-once, with ``cache_hit``, when a run-cache entry serves the job instead.
+halt / fail-fast flags, the run's first task failure and the run's command record), :class:`Task` (one
+HealthOmics task: a cwltool ``CommandLineJob``) and :class:`CapacityGate` (this run's commands wait for the
+executor's capacity in-process). A task's events are emitted through its own methods, each at most once and in
+order: TaskCreated when cwltool hands the job to the executor (PENDING), TaskStarting when a worker thread picks
+it up (waiting for capacity), TaskRunning when the command starts, TaskFinished once cwltool has collected its
+outputs, or at once, with ``cache_hit``, when a run-cache entry serves the job instead.
+
+Files under ``tasks_root`` (``cwl/tasks/``): ``<name>-<taskId>.stdout.txt`` / ``.stderr.txt`` (a command's
+output unless the tool redirects it); ``commands.jsonl``, one JSON object per command run (``task``: the
+``<name>-<taskId>`` its files are named after; ``command``: the command line as a shell would read it); with a
+run cache, a directory ``<name>-<taskId>/`` holding the files of the cache entry that served the task or the
+constant outputs it recorded. A task that needs no directory gets none: creating a file or a directory costs
+more than many scatter commands take to run.
 
 Must not: import cwltool (the job and executor classes do, and call in here) or decide a run's outcome.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
+import shlex
 import signal
 import threading
 import time
@@ -23,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from omicsd.engines._resources import Requested, instance_type_or_error
 from omicsd.engines.events import (
@@ -51,6 +60,9 @@ GIB = 1024**3
 LogFollower = Callable[[str, Sequence[Path]], AbstractContextManager[object]]
 """``follow(task_id, files)``: copies lines appended to ``files`` into the task's log stream while open."""
 
+COMMANDS_FILE = "commands.jsonl"
+"""The run's command record, in ``tasks_root``."""
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _GATE_POLL = 0.05
 
@@ -76,9 +88,11 @@ class Task:
         self.cpus, self.memory_gib, self.gpus = requested.normalized()
         self.instance_type = ""
         """The instance type the request maps to (empty when none fits)."""
-        self.directory = ctx.tasks_root / f"{_UNSAFE.sub('_', name)[:100]}-{task_id}"
-        """Holds the command, and stdout.txt / stderr.txt unless the tool redirects them; with a run cache, the
-        files of a cache entry that served the task (``out/...``) or the constant outputs it recorded."""
+        self.label = f"{_UNSAFE.sub('_', name)[:100]}-{task_id}"
+        """``<name>-<taskId>`` with the name made safe for a file name: what the task's files are named after."""
+        self.directory = ctx.tasks_root / self.label
+        """With a run cache, holds the files of a cache entry that served the task (``out/...``) or the constant
+        outputs it recorded (created by the cache when it needs it)."""
         self.result: TaskResult | None = None
         self.setup_failure: tuple[str, str] | None = None
         """``(failure_reason, detail)`` when the command could not be started."""
@@ -86,6 +100,10 @@ class Task:
         """cwltool's message when collecting the outputs of a successful command failed."""
         self._finished = False
         self._lock = threading.Lock()
+
+    def output_path(self, stream: str) -> Path:
+        """Where the command's ``stream`` (``stdout`` / ``stderr``) goes when the tool does not redirect it."""
+        return self.ctx.tasks_root / f"{self.label}.{stream}.txt"
 
     # life cycle, in order
 
@@ -270,6 +288,7 @@ class RunContext:
         self._lock = threading.Lock()
         self._task_ids: set[str] = set()
         self._open: dict[str, Task] = {}
+        self._commands: TextIO | None = None
 
     # tasks
 
@@ -309,6 +328,23 @@ class RunContext:
             left = list(self._open.values())
         for task in left:
             task.cancel_if_open()
+
+    def record_command(self, task: Task, argv: Sequence[str]) -> None:
+        """Append ``task``'s command line to ``commands.jsonl`` (the run's record of what it ran)."""
+        line = json.dumps({"task": task.label, "command": shlex.join(argv)}) + "\n"
+        with self._lock:
+            if self._commands is None:
+                self.tasks_root.mkdir(parents=True, exist_ok=True)
+                self._commands = open(self.tasks_root / COMMANDS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+            self._commands.write(line)
+            self._commands.flush()
+
+    def close(self) -> None:
+        """Close the command record (at the end of the run)."""
+        with self._lock:
+            commands, self._commands = self._commands, None
+        if commands is not None:
+            commands.close()
 
     # stopping
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import shlex
 import signal
 import threading
 import time
@@ -130,8 +129,9 @@ class HostCommandLineJob(CommandLineJob):
     ) -> int:
         """Run the job's command through the executor and return its exit status.
 
-        Standard output and error go to the files the tool names (``stdout:`` / ``stderr:``), otherwise to
-        ``stdout.txt`` / ``stderr.txt`` in the task's directory, which are followed into the task's log stream.
+        Standard output and error go to the files the tool names (``stdout:`` / ``stderr:``), otherwise to the
+        task's ``<name>-<taskId>.stdout.txt`` / ``.stderr.txt``, which are followed into the task's log stream;
+        the command line is added to the run's ``commands.jsonl``.
 
         Raises:
             OmicsdError: the executor could not run the command (the task's setup failure is recorded).
@@ -139,13 +139,12 @@ class HostCommandLineJob(CommandLineJob):
         task = self.task
         assert task is not None
         ctx = task.ctx
-        task.directory.mkdir(parents=True, exist_ok=True)
-        stdout = Path(stdout_path) if stdout_path else task.directory / "stdout.txt"
-        stderr = Path(stderr_path) if stderr_path else task.directory / "stderr.txt"
+        stdout = Path(stdout_path) if stdout_path else task.output_path("stdout")
+        stderr = Path(stderr_path) if stderr_path else task.output_path("stderr")
         argv = [str(arg) for arg in commands]
         if stdin_path is not None:
             argv = ["/bin/sh", "-c", 'exec "$@" < "$0"', stdin_path, *argv]
-        (task.directory / "command").write_text(shlex.join(argv) + "\n")
+        ctx.record_command(task, argv)
         capacity = ctx.executor.capacity()
         request = TaskRequest(
             name=task.name,
@@ -161,7 +160,7 @@ class HostCommandLineJob(CommandLineJob):
             pool=ctx.spec.pool,
             timeout_seconds=float(timelimit) if timelimit else None,
         )
-        followed = [path for path in (stdout, stderr) if path.parent == task.directory]
+        followed = [path for path, named in ((stdout, stdout_path), (stderr, stderr_path)) if not named]
         try:
             if ctx.follow_logs is not None:
                 with ctx.follow_logs(task.task_id, followed):

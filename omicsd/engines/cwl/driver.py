@@ -54,6 +54,7 @@ def preload() -> None:
 
     import omicsd.engines.cwl._run
     import omicsd.executors.local  # noqa: F401
+    from omicsd.engines.cwl._lean import freeze_long_lived
     from omicsd.engines.cwl._load import preload_schemas
     from omicsd.engines.cwl._tool import install_host_runner
 
@@ -62,6 +63,7 @@ def preload() -> None:
         preload_schemas()
     except Exception:
         logger.debug("driver.preload_schemas_failed", exc_info=True)
+    freeze_long_lived()  # forked drivers never rescan (nor copy) the preloaded modules and schemas
 
 
 def run_driver(run_dir: str | os.PathLike[str]) -> int:

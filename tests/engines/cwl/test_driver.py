@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import socket
 import subprocess
@@ -87,6 +88,25 @@ def test_multi_step_v1_0_workflow_with_an_s3_input(tmp_path: Path) -> None:
     assert run.bucket_file(summary["main.upper_text"]).read_bytes() == data.upper()
     assert run.bucket_file(summary["main.line_count"]).read_text().strip() == "2"
     assert run.bucket_file(summary["main.word_count"]).read_text().strip() == "5"
+
+
+def test_run_directory_holds_only_what_the_jobs_used(tmp_path: Path) -> None:
+    data = b"one two\n"
+    run = make_run(
+        tmp_path, "multi", {"text": "s3://inputs/texts/in.txt"}, bucket_objects={"s3://inputs/texts/in.txt": data}
+    ).run()
+    assert run.finished().status == "COMPLETED", run.stderr
+    labels = {f"{t.name}-{t.task_id}" for t in run.tasks()}
+    cwl = run.run_dir / "cwl"
+    commands = [json.loads(line) for line in (cwl / "tasks" / "commands.jsonl").read_text().splitlines()]
+    assert {c["task"] for c in commands} == labels
+    assert all(c["command"].endswith(("wc -l", "wc -w", "tr '[:lower:]' '[:upper:]'")) for c in commands)
+    assert sorted(p.name for p in (cwl / "tasks").iterdir()) == sorted(
+        ["commands.jsonl", *(f"{label}.stderr.txt" for label in labels)]  # stdout goes to the tools' files
+    )
+    assert len(list((cwl / "out").iterdir())) == 3  # one per job: the workflow's own is never made
+    staged = sorted(p.parent.parent.name for p in (cwl / "tmp").glob("*/stg*/*"))
+    assert len(staged) == 3 and len(list((cwl / "tmp").iterdir())) == 6  # each job's TMPDIR and staging
 
 
 def test_scatter_runs_shards_in_parallel_with_cwltool_job_names(tmp_path: Path) -> None:

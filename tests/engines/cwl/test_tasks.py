@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -204,3 +206,21 @@ def test_gate_gives_up_when_cancelled_and_always_admits_a_lone_request() -> None
             assert not admitted
     with gate.admitted(1, 0, 0, lambda: False) as again:
         assert again
+
+
+def test_commands_are_recorded_in_one_file_and_outputs_named_after_the_task(tmp_path: Path) -> None:
+    ctx, _ = _context(tmp_path)
+    first = ctx.new_task("echo_i_2", Requested(cpus=1, memory_bytes=GIB), "")
+    second = ctx.new_task("with space/slash", Requested(cpus=1, memory_bytes=GIB), "")
+    script = ["sh", "-c", "echo one\necho two"]
+    ctx.record_command(first, ["echo", "a b"])
+    ctx.record_command(second, script)
+    lines = (tmp_path / "tasks" / "commands.jsonl").read_text().splitlines()  # written as they come
+    ctx.close()
+    assert [json.loads(line) for line in lines] == [
+        {"task": f"echo_i_2-{first.task_id}", "command": "echo 'a b'"},
+        {"task": f"with_space_slash-{second.task_id}", "command": shlex.join(script)},
+    ]
+    assert first.output_path("stderr") == tmp_path / "tasks" / f"echo_i_2-{first.task_id}.stderr.txt"
+    assert not first.directory.exists()  # made only for run-cache files
+    ctx.close()  # closing twice is fine
