@@ -207,4 +207,5 @@ class OmicsdApp:
         """Stop background work cleanly (run drivers keep going and are re-attached on the next start)."""
         if self.scheduler is not None:
             self.scheduler.stop()
+        self.api.close()
         self.services.close()

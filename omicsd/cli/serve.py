@@ -1,8 +1,13 @@
-"""``omicsd serve``: run the ASGI app under uvicorn until Ctrl-C (or SIGTERM), then stop cleanly."""
+"""``omicsd serve``: run the ASGI app under uvicorn until Ctrl-C (or SIGTERM), then stop cleanly.
+
+uvicorn runs on uvloop with the httptools HTTP parser when both are installed (``uvicorn[standard]``, a
+dependency) and falls back to asyncio and h11 otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 
 from omicsd import _logging, config
@@ -33,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=args.log_level == "debug",
             lifespan="on",
+            http=pick_implementation("httptools", "h11"),
+            loop=pick_implementation("uvloop", "asyncio"),
             timeout_graceful_shutdown=10,
         )
     )
@@ -42,3 +49,12 @@ def run(args: argparse.Namespace) -> int:
         pass
     logger.info("omicsd stopped")
     return 0
+
+
+def pick_implementation(fast: str, fallback: str) -> str:
+    """``fast`` when the module of that name imports, else ``fallback`` (uvicorn's names for both)."""
+    try:
+        importlib.import_module(fast)
+    except ImportError:
+        return fallback
+    return fast

@@ -3,9 +3,9 @@
 Owns: the request life cycle — read the body, pick the operation (rest-json: method + raw path through the
 route table; json-1.x: the ``X-Amz-Target`` header), refuse operations without a handler
 (``NotSupportedOperationException``), parse and validate the input, run the handler and serialize its output
-in a worker thread, render any error — and the ``x-amzn-RequestId`` / ``Content-Length`` headers on every
-response. One rest-json service (omics) and any number of json-1.x services (CloudWatch Logs, Pricing,
-dispatched by target prefix) share one port.
+in a worker thread (:class:`~omicsd.protocol.workers.WorkerPool`), render any error — and the
+``x-amzn-RequestId`` / ``Content-Length`` headers on every response. One rest-json service (omics) and any
+number of json-1.x services (CloudWatch Logs, Pricing, dispatched by target prefix) share one port.
 
 Must not: contain per-operation code, look at the Host header for routing, or touch persistence. Handlers map
 wire members to service calls; everything about the wire lives here and in the modules it calls.
@@ -14,15 +14,12 @@ wire members to service calls; everything about the wire lives here and in the m
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
-
-import anyio
-import anyio.to_thread
 
 from omicsd.errors import NotSupportedError
 from omicsd.protocol._shapes import Compiler
@@ -31,6 +28,7 @@ from omicsd.protocol.errors import ErrorRenderer, UnknownOperationError
 from omicsd.protocol.model import RouteTable, ServiceModel
 from omicsd.protocol.parse import HttpRequest, InputPlan, parse, parse_query
 from omicsd.protocol.serialize import HttpResponse, OutputPlan, serialize
+from omicsd.protocol.workers import DEFAULT_MAX_THREADS, WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +61,8 @@ def new(
         handlers: Its handlers keyed by operation name.
         strict: Check every output strictly against its shape (tests); see :mod:`omicsd.protocol.serialize`.
         json_services: json-1.x services served on the same port, dispatched by ``X-Amz-Target`` prefix.
-        max_threads: Cap on concurrently running handlers (default: anyio's shared thread limiter).
+        max_threads: Hard cap on handlers running at once (default 40); normally fewer run at once, see
+            :mod:`omicsd.protocol.workers`.
 
     Returns:
         The ASGI callable.
@@ -93,8 +92,7 @@ class ProtocolApp:
             if binding.model.protocol != "json":
                 raise ValueError(f"{binding.model.service_name} is {binding.model.protocol}, not json")
             self._targets[binding.model.metadata["targetPrefix"]] = _Service(binding)
-        self._max_threads = max_threads
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.workers = WorkerPool(max_threads or DEFAULT_MAX_THREADS, name="omicsd-handler")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope (``http``; ``lifespan`` is acknowledged)."""
@@ -104,7 +102,7 @@ class ProtocolApp:
         if scope["type"] != "http":
             return
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         body = await _read_body(receive)
         response, operation = await self._respond(scope, body, request_id)
         headers = [(b"x-amzn-requestid", request_id.encode())]
@@ -152,15 +150,13 @@ class ProtocolApp:
             def call() -> HttpResponse:
                 return serialize(plan, handler(ctx, params), strict=strict)
 
-            response = await anyio.to_thread.run_sync(call, limiter=self._thread_limiter())
-            return response, operation
+            return await self.workers.run(call), operation
         except Exception as exc:
             return service.errors.render(exc), operation
 
-    def _thread_limiter(self) -> anyio.CapacityLimiter | None:
-        if self._max_threads is not None and self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._max_threads)
-        return self._limiter
+    def close(self) -> None:
+        """Stop the worker threads (after the calls they are running)."""
+        self.workers.close()
 
 
 class _Service:
@@ -181,6 +177,16 @@ class _Service:
         unknown = sorted(set(binding.handlers) - set(self.inputs))
         if unknown:
             raise ValueError(f"handlers for operations not in the {model.service_name} model: {unknown}")
+
+
+_UUID4_CLEAR = ((1 << 128) - 1) ^ (0xF << 76) ^ (0x3 << 62)
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def new_request_id() -> str:
+    """A random version-4 UUID string for ``x-amzn-RequestId`` (unique, not secret: no system call per id)."""
+    h = f"{random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

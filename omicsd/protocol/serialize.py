@@ -7,7 +7,9 @@ for blobs, ``None`` → member omitted, documents as they are.
 
 Strict mode (on in tests) turns handler mistakes into :class:`OutputShapeError` naming the operation and the
 member path: a key the shape does not have, a required member missing, a value of the wrong type or outside
-the enum. Lengths, ranges and patterns are never checked on output: real data exceeds them.
+the enum. Lengths, ranges and patterns are never checked on output: real data exceeds them. Lenient mode (the
+server's default) encodes JSON bodies with the plan's encoder from :mod:`omicsd.protocol._encoders`, compiled
+on first use, which gives the same body as the lenient walk.
 
 Must not: call handlers, render errors, or validate input.
 """
@@ -25,6 +27,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from omicsd.errors import InternalError
+from omicsd.protocol._encoders import Encoder, compile_encoder
 from omicsd.protocol._shapes import Compiler, Member, Node
 
 logger = logging.getLogger(__name__)
@@ -80,6 +83,18 @@ class OutputPlan:
                     self.headers[member.name] = member
                 elif member.location == "statusCode":
                     self.status_member = member.name
+        self.body_only = not self.headers and self.status_member is None and self.payload is None
+        """Every output member goes to the JSON body (no header, status or payload members)."""
+        self._encoder: Encoder | None = None
+        self._compiled = False
+
+    def encode_body(self, values: Mapping[str, Any]) -> Any:
+        """The JSON-ready body of the output members ``values`` (lenient: no checks)."""
+        if not self._compiled:
+            assert self.node is not None
+            self._encoder, self._compiled = compile_encoder(self.node, _formatter), True
+        encoder = self._encoder
+        return values if encoder is None else encoder(values)
 
 
 def serialize(plan: OutputPlan, output: Mapping[str, Any] | None, *, strict: bool = False) -> HttpResponse:
@@ -105,6 +120,10 @@ def serialize(plan: OutputPlan, output: Mapping[str, Any] | None, *, strict: boo
             problems.append(f"unknown members {sorted(output)} (the operation has no output)")
             _raise(plan, problems)
         return HttpResponse(plan.status, (), b"")
+    if plan.body_only and not strict and plan.status != 204:
+        return HttpResponse(
+            plan.status, (("content-type", plan.content_type),), _JSON.encode(plan.encode_body(output)).encode()
+        )
     status = plan.status
     headers: list[tuple[str, str]] = []
     body_values: dict[str, Any] = {}
@@ -121,12 +140,14 @@ def serialize(plan: OutputPlan, output: Mapping[str, Any] | None, *, strict: boo
     walker = _Walker(strict, problems)
     if payload is not None:
         body, content_type = _payload(payload, output.get(payload.name), walker)
-    else:
+    elif strict:
         for key in output:
-            if key not in node.members and strict:
+            if key not in node.members:
                 problems.append(f"unknown member '{key}'")
         encoded = walker.structure(node, body_values, "", top=True)
         body, content_type = _JSON.encode(encoded).encode(), plan.content_type
+    else:
+        body, content_type = _JSON.encode(plan.encode_body(body_values)).encode(), plan.content_type
     if strict:
         for name in node.required:
             if output.get(name) is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -15,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 
+from omicsd.cli import serve
 from tests.support.workflows import zip_folder
 
 BIN = Path(sys.executable).parent
@@ -171,3 +175,28 @@ def test_aws_cli_runs_a_workflow(server: tuple[str, subprocess.Popen[bytes]], tm
     assert [t["name"] for t in tasks] == ["call-say_hello"]  # type: ignore[index]
     message = tmp_path / "data" / "buckets" / "cli-out" / "runs" / str(run["id"]) / "out" / "message" / "message.txt"
     assert message.read_text() == "Hello, cli!\nHello, cli!\n"
+
+
+def test_serve_picks_httptools_and_uvloop_when_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    configs: list[uvicorn.Config] = []
+
+    class Recorder:
+        def __init__(self, config: uvicorn.Config) -> None:
+            configs.append(config)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(uvicorn, "Server", Recorder)
+    args = argparse.Namespace(
+        host="127.0.0.1", port=_free_port(), data_dir=str(tmp_path / "data"), db=None, config=None, log_level="warning"
+    )
+    assert serve.run(args) == 0
+    installed = {name for name in ("httptools", "uvloop") if importlib.util.find_spec(name) is not None}
+    assert configs[0].http == ("httptools" if "httptools" in installed else "h11")
+    assert configs[0].loop == ("uvloop" if "uvloop" in installed else "asyncio")
+
+
+def test_pick_implementation_falls_back_when_the_module_is_missing() -> None:
+    assert serve.pick_implementation("json", "h11") == "json"
+    assert serve.pick_implementation("omicsd_no_such_module", "h11") == "h11"

@@ -132,10 +132,21 @@ def _run_details(services: Services, view: RunView) -> dict[str, Any]:
     def stream(name: str) -> str:
         return streams.stream_arn(arns.region, arns.account_id, streams.LOG_GROUP, name)
 
-    summary = {k: v for k, v in _run_item(view).items() if k != "workflowName"}
     return compact(
         {
-            **summary,
+            "arn": view.arn,
+            "id": r.id,
+            "status": r.status.value,
+            "workflowId": r.workflow_id,
+            "batchId": r.batch_id,
+            "name": r.name,
+            "priority": r.priority,
+            "storageCapacity": r.storage_capacity,
+            "storageType": r.storage_type,
+            "creationTime": r.creation_time,
+            "startTime": r.start_time,
+            "stopTime": r.stop_time,
+            "workflowVersionName": r.workflow_version_name,
             "uuid": r.uuid,
             "cacheId": r.cache_id,
             "cacheBehavior": r.cache_behavior,
