@@ -1,7 +1,8 @@
 """Run groups: the stored record, the quota and the admission rules HealthOmics describes (§3.4).
 
-Owns: :class:`RunGroupRecord` and the pure admission function :func:`admit` that orders PENDING runs into one
-queue per run group plus one for ungrouped runs and picks which may start now.
+Owns: :class:`RunGroupRecord`, :class:`QueuedRun` (the columns admission reads of a PENDING run), the pure
+admission function :func:`admit` that orders PENDING runs into one queue per run group plus one for ungrouped
+runs and picks which may start now, and :func:`full_groups` (the queues admission need not read at all).
 Must not: touch storage or processes.
 
 Admission: within a queue, higher ``priority`` first (or lower first, a setting: one API text calls 1 the
@@ -14,8 +15,9 @@ executor (tasks wait PENDING); ``maxDuration`` by the scheduler's time-out check
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from omicsd.domain.runs import RunRecord
 
@@ -40,14 +42,58 @@ class RunGroupRecord:
         return f"Run group {self.id}"
 
 
+class Queued(Protocol):
+    """What admission needs to know of a PENDING run (a :class:`QueuedRun` or a whole record)."""
+
+    @property
+    def id(self) -> str:
+        """The run ID (the last tie-breaker)."""
+
+    @property
+    def run_group_id(self) -> str | None:
+        """Its run group: the queue it waits in."""
+
+    @property
+    def priority(self) -> int | None:
+        """Its place in the queue (absent counts as 0)."""
+
+    @property
+    def creation_time(self) -> datetime:
+        """When it was created (ties within a queue, and the order between queue heads)."""
+
+
+Q = TypeVar("Q", bound=Queued)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRun:
+    """A PENDING run as admission sees it: its queue and its place in that queue."""
+
+    id: str
+    run_group_id: str | None
+    priority: int | None
+    creation_time: datetime
+
+
+#: QueuedRun's fields in declaration order (the columns an admission query selects).
+QUEUED_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(QueuedRun))
+
+
+def full_groups(groups: Mapping[str, RunGroupRecord], active_by_group: Mapping[str, int]) -> frozenset[str]:
+    """Run groups at their ``maxRuns``: none of their PENDING runs can start now, so admission skips them."""
+    return frozenset(
+        gid for gid, g in groups.items() if g.max_runs is not None and active_by_group.get(gid, 0) >= g.max_runs
+    )
+
+
 def admit(
-    pending: Sequence[RunRecord],
+    pending: Sequence[Q],
     *,
     room: int,
     active_by_group: Mapping[str, int],
     groups: Mapping[str, RunGroupRecord],
     higher_first: bool = True,
-) -> list[RunRecord]:
+) -> list[Q]:
     """The PENDING runs to start now, in start order.
 
     Args:
@@ -60,14 +106,14 @@ def admit(
     if room <= 0:
         return []
     sign = -1 if higher_first else 1
-    queues: dict[str, list[RunRecord]] = {}
+    queues: dict[str, list[Q]] = {}
     for run in pending:
         key = run.run_group_id if run.run_group_id in groups else ""
         queues.setdefault(key or "", []).append(run)
     for queue in queues.values():
         queue.sort(key=lambda r: (sign * (r.priority or 0), r.creation_time, r.id))
     used = dict(active_by_group)
-    chosen: list[RunRecord] = []
+    chosen: list[Q] = []
     heads = {key: 0 for key in queues}
     while len(chosen) < room and heads:
         key = min(heads, key=lambda k: (queues[k][heads[k]].creation_time, queues[k][heads[k]].id))

@@ -1,7 +1,8 @@
 """Runs: the stored record and the StartRun rules that are not wire-shape validation.
 
-Owns: :class:`RunRecord`, parameter checks against a workflow's parameter template, storage defaults and STATIC
-rounding, the run output location, and which settings a rerun (``runId``) copies.
+Owns: :class:`RunRecord` (and its narrower views :class:`RunSummary` and :class:`RunState`), parameter checks
+against a workflow's parameter template, storage defaults and STATIC rounding, the run output location, and which
+settings a rerun (``runId``) copies.
 Must not: touch storage, engines or the clock beyond what callers pass in.
 """
 
@@ -127,6 +128,26 @@ class RunSummary:
 
 #: RunSummary's fields in declaration order (the columns a summary query selects).
 SUMMARY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunSummary))
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """The columns of a run that a status change needs; what bulk operations read instead of whole records."""
+
+    id: str
+    uuid: str
+    status: RunStatus
+    start_time: datetime | None
+    log_level: str | None
+
+    @property
+    def label(self) -> str:
+        """How messages name this run."""
+        return f"Run {self.id}"
+
+
+#: RunState's fields in declaration order (the columns a state query selects).
+STATE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunState))
 
 
 def check_parameters(parameters: Any, template: Mapping[str, Any] | None) -> dict[str, Any]:

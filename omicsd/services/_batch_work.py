@@ -3,7 +3,9 @@
 Owns: :class:`BatchWork` — reading a batch's run settings (inline or from the settings file, with its ETag
 checked), turning a chunk of settings into runs with a few set-based statements (IDs allocated in bulk, one
 multi-row insert for the runs, their tags and their ``batch_runs`` rows, all in one transaction), and
-cancelling or deleting a chunk of a batch's runs through ``RunService.transition_in``.
+cancelling or deleting a chunk of a batch's runs in bulk (``RunService.cancel_many_in`` / ``delete_many_in``:
+the state columns of the chunk's runs read with one statement per 500, every change decided by the transition
+tables, written a few hundred runs per statement; the run-log lines follow once the chunk committed).
 Must not: change a batch's status (``BatchService.transition`` does) or open transactions of its own except
 the one per chunk. Every chunk re-checks, under a row lock, that the batch is still in the status the chunk is
 for, so a cancel that lands during submission stops it cleanly and a crash never duplicates runs.
@@ -24,7 +26,7 @@ from omicsd.domain import batches as rules
 from omicsd.domain.batches import BatchRecord, BatchRunRecord, BatchStatus, SubmissionStatus
 from omicsd.domain.callers import Caller
 from omicsd.domain.ids import Arns, new_id
-from omicsd.domain.runs import RunRecord, check_locations, check_parameters
+from omicsd.domain.runs import RunRecord, RunState, check_locations, check_parameters
 from omicsd.domain.states import RUN_TERMINAL, RunStatus
 from omicsd.domain.tags import check_new
 from omicsd.domain.workflows import DEFAULT_VERSION, WorkflowRecord, check_runnable
@@ -33,8 +35,6 @@ from omicsd.services.runs import RunService
 from omicsd.store import Store
 from omicsd.store import batches as repo
 from omicsd.store import runs as run_store
-from omicsd.store import tags as tag_store
-from omicsd.store import tasks as task_store
 from omicsd.store import workflows as workflow_store
 
 logger = logging.getLogger(__name__)
@@ -232,6 +232,10 @@ class BatchWork:
     def cancel_chunk(self, batch_id: str, after_seq: int) -> int | None:
         """Cancel the unfinished runs among the next chunk of settings after ``after_seq``.
 
+        PENDING runs become CANCELLED, started ones STOPPING (the scheduler signals their drivers), runs already
+        STOPPING count as cancelled; runs that finished before the cancel get no outcome. The runs and their
+        outcomes commit together, so a chunk interrupted by a crash is simply done again.
+
         Returns:
             The position to continue after, or ``None`` when every setting has been looked at (or the batch is
             no longer STOPPING).
@@ -242,42 +246,37 @@ class BatchWork:
                 return None
             rows = repo.window(conn, batch_id, after_seq, self.chunk_size)
             started = [r for r in rows if r.submission_status == SubmissionStatus.SUCCESS and r.run_id]
-            found = repo.runs_by_id(conn, [r.run_id for r in started if r.run_id])
-            outcomes: list[Outcome] = []
+            found = run_store.states(conn, [r.run_id for r in started if r.run_id])
+            unfinished: list[tuple[str, RunState]] = []
             for row in started:
                 run = _same_run(found, row)
-                if run is None or run.status in RUN_TERMINAL:
-                    continue  # finished (or gone) before the cancel: nothing to submit
-                try:
-                    self._cancel_run(conn, run)
-                    outcomes.append((row.run_setting_id, SubmissionStatus.CANCEL_SUCCESS, None, None))
-                except OmicsdError as exc:
-                    outcomes.append((row.run_setting_id, SubmissionStatus.CANCEL_FAILED, exc.code, exc.message))
+                if run is not None and run.status not in RUN_TERMINAL:  # else finished (or gone): nothing to do
+                    unfinished.append((row.run_setting_id, run))
+            moves, errors = self.runs.cancel_many_in(
+                conn,
+                [run for _, run in unfinished],
+                pending_message="Cancelled with its batch before it started",
+                started_message="Cancellation requested by CancelRunBatch",
+            )
+            outcomes: list[Outcome] = []
+            for setting_id, run in unfinished:
+                error = errors.get(run.id)
+                if error is None:
+                    outcomes.append((setting_id, SubmissionStatus.CANCEL_SUCCESS, None, None))
+                else:
+                    outcomes.append((setting_id, SubmissionStatus.CANCEL_FAILED, error.code, error.message))
             repo.set_submissions(conn, batch_id, outcomes)
+        self.runs.log_moves(moves)
         if outcomes:
             self.runs.wake()
         return rows[-1].seq if rows else None
 
-    def _cancel_run(self, conn: Connection, run: RunRecord | None) -> None:
-        """CancelRun inside the chunk's transaction (PENDING -> CANCELLED, started runs -> STOPPING)."""
-        for _ in range(3):
-            if run is None:
-                raise NotFoundError("The run no longer exists")
-            if run.status in RUN_TERMINAL:
-                raise ConflictError(f"Run {run.id} is {run.status.value} and cannot be cancelled")
-            if run.status == RunStatus.STOPPING:
-                return
-            if run.status == RunStatus.PENDING:
-                target, message = RunStatus.CANCELLED, "Cancelled with its batch before it started"
-            else:
-                target, message = RunStatus.STOPPING, "Cancellation requested by CancelRunBatch"
-            if self.runs.transition_in(conn, run, target, status_message=message):
-                return
-            run = run_store.get(conn, run.id)
-        raise ConflictError("The run kept changing status; cancel it again")
-
     def delete_chunk(self, batch_id: str, after_seq: int) -> int | None:
-        """Delete the runs among the next chunk of settings after ``after_seq`` (see :meth:`cancel_chunk`)."""
+        """Delete the runs among the next chunk of settings after ``after_seq`` (see :meth:`cancel_chunk`).
+
+        Finished runs become DELETED (tasks and tags dropped); runs already deleted count as deleted; unfinished
+        ones fail with a conflict.
+        """
         deletable = (SubmissionStatus.SUCCESS, SubmissionStatus.CANCEL_SUCCESS, SubmissionStatus.CANCEL_FAILED)
         with self.store.write() as conn:
             record = repo.get(conn, batch_id, lock=True)
@@ -285,25 +284,25 @@ class BatchWork:
                 return None
             rows = repo.window(conn, batch_id, after_seq, self.chunk_size)
             started = [r for r in rows if r.submission_status in deletable and r.run_id]
-            found = repo.runs_by_id(conn, [r.run_id for r in started if r.run_id])
+            found = run_store.states(conn, [r.run_id for r in started if r.run_id])
+            finished: list[RunState] = []
             outcomes: list[Outcome] = []
             for row in started:
                 run = _same_run(found, row)
-                if run is None or run.status == RunStatus.DELETED:
-                    outcomes.append((row.run_setting_id, SubmissionStatus.DELETE_SUCCESS, None, None))
-                elif run.status not in RUN_TERMINAL:
+                if run is not None and run.status not in RUN_TERMINAL and run.status != RunStatus.DELETED:
                     message = f"Run {run.id} is {run.status.value}; only finished runs can be deleted"
                     outcomes.append((row.run_setting_id, SubmissionStatus.DELETE_FAILED, ConflictError.code, message))
-                else:
-                    self.runs.transition_in(conn, run, RunStatus.DELETED)
-                    task_store.delete_for_run(conn, run.id)
-                    tag_store.delete_all(conn, self.arns.of("run", run.id))
-                    outcomes.append((row.run_setting_id, SubmissionStatus.DELETE_SUCCESS, None, None))
+                    continue
+                if run is not None and run.status in RUN_TERMINAL:
+                    finished.append(run)
+                outcomes.append((row.run_setting_id, SubmissionStatus.DELETE_SUCCESS, None, None))  # gone or going
+            moves = self.runs.delete_many_in(conn, finished)
             repo.set_submissions(conn, batch_id, outcomes)
+        self.runs.log_moves([moves])
         return rows[-1].seq if rows else None
 
 
-def _same_run(found: Mapping[str, RunRecord], row: BatchRunRecord) -> RunRecord | None:
+def _same_run(found: Mapping[str, RunState], row: BatchRunRecord) -> RunState | None:
     """The run a setting made, unless its ID now belongs to another run."""
     run = found.get(row.run_id or "")
     return run if run is not None and run.uuid == row.run_uuid else None

@@ -53,11 +53,7 @@ def create_once(
             return create(conn), True
     digest = fingerprint(params)
     for _ in range(3):
-        with store.read() as conn:
-            found = idempotency.find(conn, operation, caller, request_id)
-        if found is not None:
-            return _replay(found, digest, request_id), False
-        try:
+        try:  # one write transaction: looking the key up first in a read of its own costs every new request more
             with store.write() as conn:
                 found = idempotency.find(conn, operation, caller, request_id)
                 if found is not None:

@@ -102,6 +102,10 @@ class BatchService:
         self._cursors: dict[tuple[str, BatchStatus], int | None] = {}
         """Per batch and operation (STOPPING, RUNS_DELETING): the last setting position handled (None: all)."""
         self._stepping = threading.Lock()
+        self._idle_until = 0.0
+        """Monotonic time until which :meth:`step` need not look for batches (none was unfinished at its last look)."""
+        self._calls = 0
+        """Batch calls that may have made work (StartRunBatch, CancelRunBatch, DeleteRunBatch) so far."""
 
     # -- StartRunBatch ------------------------------------------------------------------------------------
 
@@ -152,6 +156,7 @@ class BatchService:
         view = self.get(batch_id)
         if created:
             logger.info("batch.created id=%s source=%s", batch_id, "inline" if inline is not None else uri)
+            self._busy()
             self.runs.wake()
             # The scheduler may already be advancing it: answer with what this request created, as HealthOmics does.
             view = replace(view, record=replace(view.record, status=BatchStatus.CREATING))
@@ -314,12 +319,15 @@ class BatchService:
 
         Safe to call from several threads (one steps, the others return ``False``) and after a restart.
         """
-        if not self._stepping.acquire(blocking=False):
+        if time.monotonic() < self._idle_until or not self._stepping.acquire(blocking=False):
             return False
         try:
             deadline = time.monotonic() + budget
+            calls = self._calls
             with self.store.read() as conn:
                 batches = repo.in_status(conn, _ADVANCING)
+            if not batches and calls == self._calls:  # the scheduler steps every tick: rest until a call comes
+                self._idle_until = time.monotonic() + IDLE_RECHECK_SECONDS
             did = False
             for batch_id, _ in batches:
                 try:
@@ -392,7 +400,7 @@ class BatchService:
         while True:
             done, created = self.work.submit_chunk(record.id, entries, workflow)
             if created:
-                self.runs.wake()
+                self.runs.queued(record.run_group_id)
             if done < 0:
                 self._forget(record.id)
                 return True
@@ -462,7 +470,13 @@ class BatchService:
                 )
             self.transition_in(conn, record, target, operation=name)
         logger.info("batch.%s id=%s", name.lower(), batch_id)
+        self._busy()
         self.runs.wake()
+
+    def _busy(self) -> None:
+        """A batch call made work: the next :meth:`step` looks for it."""
+        self._calls += 1
+        self._idle_until = 0.0
 
     def _found(self, record: BatchRecord | None, batch_id: str) -> BatchRecord:
         if record is None:
@@ -477,6 +491,8 @@ class BatchService:
                 self._cursors.pop(key, None)
 
 
+IDLE_RECHECK_SECONDS = 1.0
+"""When no batch is unfinished, how long :meth:`BatchService.step` trusts that (its own calls end it sooner)."""
 _ADVANCING = (_B.CREATING, _B.PENDING, _B.SUBMITTING, _B.INPROGRESS, _B.STOPPING, _B.RUNS_DELETING)
 
 

@@ -1,14 +1,17 @@
 """Runs: StartRun (new runs and reruns), GetRun, ListRuns, CancelRun, DeleteRun and retention.
 
-Owns: the run use cases and :meth:`RunService.transition`, the only code that changes a run's status.
+Owns: the run use cases and :meth:`RunService.transition` (one run) and :meth:`RunService.transition_many_in`
+(many runs, see :mod:`omicsd.services._run_bulk`), the only code that changes a run's status.
 Must not: start or signal engine drivers (the scheduler does, and wakes up through :attr:`RunService.wake`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +21,7 @@ from omicsd.domain import runs as rules
 from omicsd.domain.callers import Caller
 from omicsd.domain.ids import Arns, new_id, new_uuid
 from omicsd.domain.pagination import Page, decode_token, encode_token, page_size
-from omicsd.domain.runs import RunRecord, RunSummary
+from omicsd.domain.runs import RunRecord, RunState, RunSummary
 from omicsd.domain.states import RUN_TERMINAL, RUN_TRANSITIONS, RunStatus
 from omicsd.domain.tags import check_new
 from omicsd.domain.transitions import decide
@@ -27,6 +30,7 @@ from omicsd.engines.nextflow.settings import check_profiles, parse_engine_settin
 from omicsd.errors import ConflictError, NotFoundError, QuotaExceededError, ValidationError
 from omicsd.logs import streams
 from omicsd.logs.files import LogWriter
+from omicsd.services import _run_bulk as bulk
 from omicsd.services._idempotency import create_once
 from omicsd.store import Store
 from omicsd.store import runs as repo
@@ -35,6 +39,9 @@ from omicsd.store import tasks as task_store
 from omicsd.store import workflows as workflow_store
 
 logger = logging.getLogger(__name__)
+
+HEADROOM_SECONDS = 1.0
+"""How long a count of the stored runs may stand in for the next ones (see :class:`_Headroom`)."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,11 @@ class RunService:
         self.arns = arns
         self.logs = logs
         self.policy = policy
+        self._headroom = _Headroom()
         self.wake: Callable[[], None] = lambda: None
-        """Called after a change the scheduler should act on (a new run, a cancel)."""
+        """Called after a change the scheduler should act on (a cancel, a deletion, ...)."""
+        self.queued: Callable[[str | None], None] = lambda group_id: self.wake()
+        """Called after new PENDING runs were stored, with their run group (the scheduler admits them)."""
         self.finished: Callable[[RunRecord], None] = lambda record: None
         """Called once a run reached a terminal state (the run manifest is written from here)."""
         self.references: dict[str, Callable[[Connection, str], Any]] = {
@@ -97,6 +107,7 @@ class RunService:
         self.check_request(params)
         tags = check_new(params.get("tags") or {})
         uuid = new_uuid()
+        made: list[RunRecord] = []
 
         def insert(conn: Connection) -> str:
             merged = self._merge_rerun(conn, params)
@@ -109,17 +120,20 @@ class RunService:
             record = self.build_record(caller, run_id, uuid, merged, workflow)
             self.make_room(conn)
             repo.insert(conn, record)
-            tag_store.replace(conn, self.arns.of("run", run_id), tags)
+            if tags:  # a new ID has no tags yet: nothing to replace
+                tag_store.replace(conn, self.arns.of("run", run_id), tags)
+            made[:] = [record]
             return run_id
 
         run_id, created = create_once(self.store, "StartRun", caller.key, params.get("requestId"), params, insert)
-        view = self.get(run_id)
-        if created:
-            # The scheduler may already have claimed it: answer with what this request created, as HealthOmics does.
-            view = replace(view, record=replace(view.record, status=RunStatus.PENDING))
-            self.log(view.record, f"Run {run_id} created (workflow {view.record.workflow_id}); status PENDING")
-            self.wake()
-        return view
+        if not created:
+            return self.get(run_id)
+        # Answer with what this request stored (PENDING), even if the scheduler claimed the run meanwhile, as
+        # HealthOmics does; the record is the row as inserted, so it needs no second read.
+        record = made[0]
+        self.log(record, f"Run {run_id} created (workflow {record.workflow_id}); status PENDING")
+        self.queued(record.run_group_id)
+        return RunView(record, self.arns.of("run", run_id), dict(tags))
 
     # -- read ---------------------------------------------------------------------------------------------
 
@@ -228,28 +242,47 @@ class RunService:
             return False
         if not decision.accepted:
             raise ConflictError(decision.reason)
-        now = datetime.now(UTC)
-        if target in RUN_TERMINAL and "stop_time" not in values:
-            values["stop_time"] = now
-        if target == RunStatus.RUNNING and record.start_time is None and "start_time" not in values:
-            values["start_time"] = now
-        if values.get("failure_reason"):
-            values["failure_reason"], values["status_message"] = rules.failure_message(
-                values["failure_reason"], values.get("status_message") or ""
-            )
+        values = bulk.stamped(values, target, started=record.start_time is not None)
         done = repo.compare_and_set(conn, record.id, current=record.status, values={**values, "status": target.value})
         if done:
-            message = f"Run {record.id} status {target.value}"
-            if values.get("status_message"):
-                message += f": {values['status_message']}"
-            self.log(record, message)
+            self.log(record, bulk.status_line(record.id, target, values))
         return done
 
-    def log(self, record: RunRecord, message: str) -> None:
+    def transition_many_in(
+        self, conn: Connection, runs: Sequence[RunState], target: RunStatus, **values: Any
+    ) -> bulk.RunMoves:
+        """:meth:`transition_in` for many runs: each decided in memory, written a few hundred per statement.
+
+        Nothing is raised for runs the tables forbid to move (they are in ``rejected``). Pass the result to
+        :meth:`log_moves` once the transaction committed: that writes the runs' log lines.
+        """
+        return bulk.transition_many_in(conn, runs, target, values)
+
+    def cancel_many_in(
+        self, conn: Connection, runs: Sequence[RunState], *, pending_message: str, started_message: str
+    ) -> bulk.Cancelled:
+        """CancelRun for many unfinished runs in the caller's transaction (see :func:`~._run_bulk.cancel_many_in`).
+
+        Returns:
+            The moves (for :meth:`log_moves` after the commit) and the runs that could not be cancelled, by ID.
+        """
+        return bulk.cancel_many_in(conn, runs, pending_message=pending_message, started_message=started_message)
+
+    def delete_many_in(self, conn: Connection, runs: Sequence[RunState]) -> bulk.RunMoves:
+        """DeleteRun for many finished runs in the caller's transaction (log the result with :meth:`log_moves`)."""
+        return bulk.delete_many_in(conn, runs, lambda run_id: self.arns.of("run", run_id))
+
+    def log_moves(self, moves: Iterable[bulk.RunMoves]) -> None:
+        """Write the run-log lines of committed bulk transitions (one line per moved run)."""
+        for move in moves:
+            for run, line in move.lines():
+                self.log_many(run, [line])
+
+    def log(self, record: RunRecord | RunState, message: str) -> None:
         """Append to the run's log stream ``run/<id>`` (nothing for ``logLevel=OFF``)."""
         self.log_many(record, [message])
 
-    def log_many(self, record: RunRecord, messages: Sequence[str]) -> None:
+    def log_many(self, record: RunRecord | RunState, messages: Sequence[str]) -> None:
         """Append several lines to ``run/<id>`` with one write (nothing for ``logLevel=OFF``)."""
         if not messages or record.log_level == "OFF":
             return
@@ -389,9 +422,12 @@ class RunService:
         Raises:
             QuotaExceededError: not enough runs can be evicted.
         """
+        if self._headroom.take(adding):
+            return  # surely fits: no need to count every stored run
         stored = repo.count_stored(conn)
         excess = stored - self.policy.max_stored_runs + adding
         if excess <= 0:
+            self._headroom.reset(-excess)
             return
         victims = repo.oldest_removable(conn, excess)
         if len(victims) < excess:
@@ -407,6 +443,33 @@ class RunService:
         self.transition_in(conn, record, RunStatus.DELETED)
         task_store.delete_for_run(conn, record.id)
         tag_store.delete_all(conn, self.arns.of("run", record.id))
+
+
+class _Headroom:
+    """How many more runs surely fit the stored-runs quota, so that StartRun need not count every stored run.
+
+    It is the room the last exact count left, minus the runs admitted since (deletions are not added back, so it
+    only errs on the safe side), and it expires after :data:`HEADROOM_SECONDS`, which bounds how long rows written
+    by anything else than this process go unseen. Near the quota every call counts exactly.
+    """
+
+    def __init__(self) -> None:
+        self._left = 0
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def take(self, wanted: int) -> bool:
+        """Use ``wanted`` runs of the room; ``False`` when it is unknown or too small (count then)."""
+        with self._lock:
+            if self._left < wanted or time.monotonic() >= self._until:
+                return False
+            self._left -= wanted
+            return True
+
+    def reset(self, left: int) -> None:
+        """An exact count left room for ``left`` more runs."""
+        with self._lock:
+            self._left, self._until = left, time.monotonic() + HEADROOM_SECONDS
 
 
 def _check_engine_settings(body: Any, declared_profiles: list[str]) -> None:

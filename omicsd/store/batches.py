@@ -2,8 +2,8 @@
 
 Owns: every query on the ``batches`` and ``batch_runs`` tables, plus the set-based queries a batch makes of
 ``runs`` and ``tags`` (bulk insert of a chunk of runs and their tags, which run IDs are taken, the batch's runs
-by status, the runs still to cancel or delete). A chunk's runs and its ``batch_runs`` rows are written in the
-caller's one transaction, so ``next_seq`` is exactly the number of settings already submitted.
+by status). A chunk's runs and its ``batch_runs`` rows are written in the caller's one transaction, so
+``next_seq`` is exactly the number of settings already submitted.
 Must not: decide which transitions are allowed (``services.batches.transition`` does) or build run records.
 """
 
@@ -158,26 +158,52 @@ def list_runs_page(
 def set_submissions(
     conn: Connection, batch_id: str, outcomes: Sequence[tuple[str, SubmissionStatus, str | None, str | None]]
 ) -> None:
-    """Record ``(run_setting_id, status, failure_reason, failure_message)`` for several settings at once."""
-    if not outcomes:
-        return
-    statement = (
-        sa.update(batch_runs)
-        .where(batch_runs.c.batch_id == sa.bindparam("b_batch"))
-        .where(batch_runs.c.run_setting_id == sa.bindparam("b_setting"))
-        .values(
-            submission_status=sa.bindparam("b_status"),
-            submission_failure_reason=sa.bindparam("b_reason"),
-            submission_failure_message=sa.bindparam("b_message"),
+    """Record ``(run_setting_id, status, failure_reason, failure_message)`` for several settings at once.
+
+    Settings sharing an outcome (the usual case: every run of a chunk cancelled or deleted) are updated 500 per
+    statement; the others one by one in a single ``executemany``.
+    """
+    shared: dict[tuple[SubmissionStatus, str | None, str | None], list[str]] = {}
+    for setting_id, status, reason, message in outcomes:
+        shared.setdefault((status, reason, message), []).append(setting_id)
+    single = []
+    for (status, reason, message), setting_ids in shared.items():
+        if len(setting_ids) == 1:
+            single.append((setting_ids[0], status, reason, message))
+            continue
+        for start in range(0, len(setting_ids), _IN_CHUNK):
+            part: sa.BindParameter[str] = sa.bindparam(
+                "settings", setting_ids[start : start + _IN_CHUNK], expanding=True, literal_execute=True
+            )
+            conn.execute(
+                sa.update(batch_runs)
+                .where(batch_runs.c.batch_id == batch_id, batch_runs.c.run_setting_id.in_(part))
+                .values(
+                    submission_status=status.value,
+                    submission_failure_reason=reason,
+                    submission_failure_message=message,
+                )
+            )
+    if single:
+        conn.execute(
+            _SET_SUBMISSION,
+            [
+                {"b_batch": batch_id, "b_setting": s, "b_status": status.value, "b_reason": r, "b_message": m}
+                for s, status, r, m in single
+            ],
         )
+
+
+_SET_SUBMISSION = (
+    sa.update(batch_runs)
+    .where(batch_runs.c.batch_id == sa.bindparam("b_batch"))
+    .where(batch_runs.c.run_setting_id == sa.bindparam("b_setting"))
+    .values(
+        submission_status=sa.bindparam("b_status"),
+        submission_failure_reason=sa.bindparam("b_reason"),
+        submission_failure_message=sa.bindparam("b_message"),
     )
-    conn.execute(
-        statement,
-        [
-            {"b_batch": batch_id, "b_setting": s, "b_status": status.value, "b_reason": r, "b_message": m}
-            for s, status, r, m in outcomes
-        ],
-    )
+)
 
 
 def window(conn: Connection, batch_id: str, after_seq: int, limit: int) -> list[BatchRunRecord]:
@@ -189,20 +215,6 @@ def window(conn: Connection, batch_id: str, after_seq: int, limit: int) -> list[
         .limit(limit)
     )
     return [to_record(BatchRunRecord, row) for row in conn.execute(query).mappings()]
-
-
-def runs_by_id(conn: Connection, run_ids: Iterable[str]) -> dict[str, RunRecord]:
-    """Runs (tombstones of deleted runs included) by ID."""
-    wanted = list(run_ids)
-    found: dict[str, RunRecord] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        part: sa.BindParameter[str] = sa.bindparam(
-            "ids", wanted[start : start + _IN_CHUNK], expanding=True, literal_execute=True
-        )
-        for row in conn.execute(sa.select(runs).where(runs.c.id.in_(part))).mappings():
-            record = to_record(RunRecord, row)
-            found[record.id] = record
-    return found
 
 
 def any_failed(conn: Connection, batch_id: str, status: SubmissionStatus) -> bool:

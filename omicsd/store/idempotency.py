@@ -26,14 +26,16 @@ class IdempotencyKey:
 
 def find(conn: Connection, operation: str, caller: str, request_id: str) -> IdempotencyKey | None:
     """The resource an earlier request with the same key created, if any."""
-    row = conn.execute(
-        sa.select(idempotency_keys.c.fingerprint, idempotency_keys.c.resource_id).where(
-            idempotency_keys.c.operation == operation,
-            idempotency_keys.c.caller == caller,
-            idempotency_keys.c.request_id == request_id,
-        )
-    ).first()
+    row = conn.execute(_FIND, {"operation": operation, "caller": caller, "request_id": request_id}).first()
     return IdempotencyKey(fingerprint=row[0], resource_id=row[1]) if row else None
+
+
+_FIND = sa.select(idempotency_keys.c.fingerprint, idempotency_keys.c.resource_id).where(
+    idempotency_keys.c.operation == sa.bindparam("operation"),
+    idempotency_keys.c.caller == sa.bindparam("caller"),
+    idempotency_keys.c.request_id == sa.bindparam("request_id"),
+)
+"""Statements built once: every create request runs them."""
 
 
 def claim(
@@ -48,12 +50,16 @@ def claim(
 ) -> None:
     """Record the key (IntegrityError when a concurrent request claimed it first)."""
     conn.execute(
-        sa.insert(idempotency_keys).values(
-            operation=operation,
-            caller=caller,
-            request_id=request_id,
-            fingerprint=fingerprint,
-            resource_id=resource_id,
-            creation_time=now,
-        )
+        _CLAIM,
+        {
+            "operation": operation,
+            "caller": caller,
+            "request_id": request_id,
+            "fingerprint": fingerprint,
+            "resource_id": resource_id,
+            "creation_time": now,
+        },
     )
+
+
+_CLAIM = sa.insert(idempotency_keys)

@@ -5,7 +5,7 @@ Owns: reading and replacing the tag set of an ARN. Must not: validate tags (``om
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -40,3 +40,9 @@ def replace(conn: Connection, arn: str, new: Mapping[str, str]) -> None:
 def delete_all(conn: Connection, arn: str) -> None:
     """Forget every tag of a deleted resource."""
     conn.execute(sa.delete(tags).where(tags.c.resource_arn == arn))
+
+
+def delete_many(conn: Connection, arns: Sequence[str]) -> None:
+    """Forget every tag of many deleted resources (500 ARNs per statement)."""
+    for start in range(0, len(arns), 500):
+        conn.execute(sa.delete(tags).where(tags.c.resource_arn.in_(list(arns[start : start + 500]))))

@@ -121,3 +121,9 @@ def compare_and_set_many(
 def delete_for_run(conn: Connection, run_id: str) -> None:
     """Forget the tasks of a deleted run."""
     conn.execute(sa.delete(tasks).where(tasks.c.run_id == run_id))
+
+
+def delete_for_runs(conn: Connection, run_ids: Sequence[str]) -> None:
+    """Forget the tasks of many deleted runs (500 runs per statement)."""
+    for start in range(0, len(run_ids), _IN_CHUNK):
+        conn.execute(sa.delete(tasks).where(tasks.c.run_id.in_(list(run_ids[start : start + _IN_CHUNK]))))

@@ -17,14 +17,18 @@ import pytest
 from omicsd.app import build_services
 from omicsd.blobs import open_store as open_blobs
 from omicsd.config import Settings
-from omicsd.domain.batches import BatchStatus
+from omicsd.domain.batches import BatchStatus, SubmissionStatus
 from omicsd.domain.states import RunStatus, WorkflowStatus
 from omicsd.errors import ConflictError, NotFoundError, ValidationError
+from omicsd.logs import streams
+from omicsd.logs.files import LogReader
 from omicsd.protocol.handlers import batches as batch_handlers
 from omicsd.protocol.handlers import configurations as configuration_handlers
 from omicsd.services import Services
 from omicsd.services.batches import BatchService
 from omicsd.services.configurations import ConfigurationService
+from omicsd.store import batches as batch_store
+from omicsd.store import tags as tag_store
 from tests.conftest import make_settings
 from tests.support.workflows import zip_text
 
@@ -450,3 +454,112 @@ def test_list_batch_filters_and_pages(wired: tuple[Services, BatchService, str])
     with pytest.raises(ValidationError, match="one filter"):
         batches.list_runs(ids[0], run_id=item.run_id, run_setting_id="a")
     assert services.runs.get(item.run_id or "").record.batch_id == ids[0]
+
+
+def _all_run_ids(batches: BatchService, batch_id: str) -> list[str]:
+    ids: list[str] = []
+    token = None
+    while True:
+        page = batches.list_runs(batch_id, max_items=100, token=token)
+        ids += [r.run_id or "" for r in page.items]
+        token = page.next_token
+        if token is None:
+            return ids
+
+
+def _lines(services: Services, run_id: str, text: str) -> int:
+    reader = LogReader(services.runs.logs.root)
+    events = reader.read(streams.LOG_GROUP, streams.run_stream(run_id)).events
+    return sum(text in event.message for event in events)
+
+
+def _fail_third_call(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Make the third chunk's transaction fail after its runs were written (a crash in the middle of a sweep)."""
+    original = batch_store.set_submissions
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("crash in the middle of a chunk")
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(batch_store, "set_submissions", flaky)
+    return calls
+
+
+def test_bulk_cancel_is_exact_logs_once_and_resumes_after_a_failed_chunk(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches, _ = wire(services, settings, chunk_size=64)
+    wid = register_workflow(services)
+    entries = [{"runSettingId": f"s{i}", "parameters": {"name": "n"}} for i in range(300)]
+    batch_id = start(batches, services, wid, {"s3UriSettings": write_settings(settings, entries)})
+    settle(batches, batch_id, ("INPROGRESS",))
+    ids = _all_run_ids(batches, batch_id)
+    for run_id in ids[:10]:
+        finish(services, run_id)
+    for run_id in ids[25:30]:
+        finish(services, run_id, RunStatus.FAILED)
+    for run_id in ids[10:25]:
+        assert services.runs.transition(services.runs.get(run_id).record, RunStatus.RUNNING)
+    for run_id in ids[20:25]:
+        assert services.runs.transition(services.runs.get(run_id).record, RunStatus.STOPPING)
+
+    calls = _fail_third_call(monkeypatch)
+    batches.cancel(batch_id)
+    for _ in range(3):
+        batches.step()
+    monkeypatch.undo()
+    assert calls["n"] > 3, "the failed chunk was done again"
+    restarted, _ = wire(services, settings, chunk_size=64)  # a new server: the sweep starts over
+    for _ in range(20):
+        restarted.step()
+    view = restarted.get(batch_id)
+    assert view.record.status == BatchStatus.STOPPING, "15 runs are still stopping"
+    assert (view.submission.successful_cancel, view.submission.failed_cancel) == (285, 0)
+    assert view.submission.successful_start == 300
+    assert (view.runs.cancelled, view.runs.stopping, view.runs.completed, view.runs.failed) == (270, 15, 10, 5)
+    for run_id in ids[30:]:
+        assert _lines(services, run_id, "status CANCELLED: Cancelled with its batch before it started") == 1
+    for run_id in ids[10:20]:
+        assert _lines(services, run_id, "status STOPPING: Cancellation requested by CancelRunBatch") == 1
+    for run_id in ids[20:25]:
+        assert _lines(services, run_id, "CancelRunBatch") == 0, "already stopping: left alone"
+    untouched = restarted.list_runs(batch_id, max_items=10).items  # finished before the cancel: no cancel outcome
+    assert {r.submission_status for r in untouched} == {SubmissionStatus.SUCCESS}
+
+    for run_id in ids[10:25]:
+        assert services.runs.transition(services.runs.get(run_id).record, RunStatus.CANCELLED)
+    assert settle(restarted, batch_id, ("CANCELLED",)).runs.cancelled == 285
+
+
+def test_bulk_delete_is_exact_and_resumes_after_a_failed_chunk(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches, _ = wire(services, settings, chunk_size=16)
+    wid = register_workflow(services)
+    entries = [{"runSettingId": f"s{i}", "parameters": {"name": "n"}, "runTags": {"k": str(i)}} for i in range(100)]
+    batch_id = start(batches, services, wid, {"inlineSettings": entries})
+    settle(batches, batch_id, ("INPROGRESS",))
+    ids = _all_run_ids(batches, batch_id)
+    for run_id in ids[:40]:
+        finish(services, run_id)
+    services.runs.delete(ids[0])  # already deleted by DeleteRun: counts as deleted
+    batches.cancel(batch_id)
+    settle(batches, batch_id, ("CANCELLED",))
+
+    calls = _fail_third_call(monkeypatch)
+    batches.delete_runs(batch_id)
+    batches.step()
+    monkeypatch.undo()
+    assert calls["n"] == 3, "the sweep stopped at the failed chunk"
+    restarted, _ = wire(services, settings, chunk_size=64)
+    view = settle(restarted, batch_id, ("RUNS_DELETED", "RUNS_DELETE_FAILED"))
+    assert view.record.status == BatchStatus.RUNS_DELETED
+    assert (view.submission.successful_delete, view.submission.failed_delete) == (100, 0)
+    assert view.runs.deleted == 100 and services.runs.list(batch_id=batch_id).items == []
+    with services.runs.store.read() as conn:
+        assert all(tag_store.get(conn, services.arns.of("run", run_id)) == {} for run_id in ids)
+    for run_id in ids[1:]:
+        assert _lines(services, run_id, "status DELETED") == 1
