@@ -130,6 +130,7 @@ def build_scheduler(settings: Settings, services: Services) -> Scheduler:
             max_active_runs=max_active,
             higher_first=settings.runs.priority_order != "lower-first",
             forkserver=settings.server.warm_drivers,
+            warm_idle_seconds=settings.server.warm_drivers_idle_seconds,
         ),
     )
 

@@ -39,9 +39,19 @@ class ServerSettings:
     """Run the scheduler inside ``omicsd serve`` (single-node mode)."""
     warm_drivers: bool = True
     """Start engine drivers from warm helper processes that already imported miniwdl / cwltool (a fork server);
-    cuts each run's start-up by about 0.5 to 1 s. Off: every driver is a fresh ``python -m`` process."""
+    cuts each run's start-up by about 0.5 to 1 s. A helper starts with the first run of its engine (that run
+    starts cold) and stops after ``warm_drivers_idle_seconds`` without runs, so an idle server keeps none.
+    Off: every driver is a fresh ``python -m`` process."""
+    warm_drivers_idle_seconds: float = 600.0
+    """How long a warm-driver helper stays up after its last run started (0: stop as soon as its runs end)."""
     strict_output: bool = False
     """Check every response against its botocore output shape and answer 500 on a mismatch (tests turn it on)."""
+
+    def __post_init__(self) -> None:
+        if self.warm_drivers_idle_seconds < 0:
+            raise ValidationError(
+                f"Setting server.warm_drivers_idle_seconds must be >= 0, got {self.warm_drivers_idle_seconds}"
+            )
 
 
 @dataclass(frozen=True)

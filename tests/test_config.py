@@ -30,3 +30,11 @@ def test_bool_and_errors() -> None:
         config.load(environ={"OMICSD__SERVER__PORT": "eighty"})
     with pytest.raises(ValidationError, match="Unknown setting"):
         config.load({"server": {"nope": 1}}, environ={})
+
+
+def test_warm_driver_idle_time_is_a_non_negative_number() -> None:
+    env = {"OMICSD__SERVER__WARM_DRIVERS_IDLE_SECONDS": "30"}
+    assert config.load(environ=env).server.warm_drivers_idle_seconds == 30.0
+    assert config.load(environ={}).server.warm_drivers_idle_seconds == 600.0
+    with pytest.raises(ValidationError, match=r"warm_drivers_idle_seconds must be >= 0"):
+        config.load(environ={"OMICSD__SERVER__WARM_DRIVERS_IDLE_SECONDS": "-1"})

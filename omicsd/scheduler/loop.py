@@ -3,7 +3,11 @@
 Owns: :class:`Scheduler`, one thread that loops over
 
 1. **admit** — claim PENDING runs in priority order (PENDING -> STARTING), up to the concurrent-run limit,
-   prepare each run directory (definition unpacked, ``spec.json``) and start its driver;
+   prepare each run directory (definition unpacked, ``spec.json``) and start its driver. A pass reads only the
+   columns admission needs, and never the queues of run groups at their ``maxRuns``. A new run in such a group
+   (:meth:`Scheduler.queued`) causes no pass at all: its group has to lose an active run first, which always
+   makes a pass due. Passes are spaced by a few times their own cost when wakes come in a stream; the first
+   wake on an idle server admits at once;
 2. **supervise** — for every active run, read new journal lines (a ``stat`` per run when nothing changed) and
    apply them through :class:`~omicsd.services.run_events.RunEventApplier`; send SIGTERM to drivers of runs
    being cancelled (SIGKILL if they ignore it); fail runs whose driver died without finishing them;
@@ -22,11 +26,11 @@ import logging
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from omicsd.domain.run_groups import admit, timed_out
+from omicsd.domain.run_groups import admit, full_groups, timed_out
 from omicsd.domain.runs import RunRecord
 from omicsd.domain.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus
 from omicsd.engines._cache import mark_timed_out
@@ -38,8 +42,8 @@ from omicsd.engines.spec import CacheSpec, ExecutorSpec, RunSpec, write_spec
 from omicsd.errors import ConflictError, OmicsdError
 from omicsd.executors.capacity import CapacityLedger, Resources
 from omicsd.scheduler import supervisor
-from omicsd.scheduler.forkserver import ForkServer
 from omicsd.scheduler.supervisor import Driver
+from omicsd.scheduler.warm import WarmDrivers
 from omicsd.services import Services
 from omicsd.store import run_groups as group_store
 from omicsd.store import runs as run_store
@@ -52,9 +56,12 @@ CANCEL_GRACE_SECONDS = 30.0
 HOUSEKEEPING_SECONDS = 1.0
 ADMIT_WINDOW = 2000
 """PENDING runs read per admission pass (the highest-priority ones); the rest wait for the next pass."""
+ADMIT_SPACING = 4.0
+"""After an admission pass, the next one waits this many times the pass's duration (wakes in between coalesce)."""
+ADMIT_SPACING_MAX = 0.25
+"""Upper bound of that wait, in seconds."""
 FORKSERVER_MODULES = ("omicsd.engines.wdl.driver", "omicsd.engines.cwl.driver")
 """Drivers started from a warm fork-server helper (one helper per engine, so a driver shares only its engine)."""
-FORKSERVER_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ class SchedulerConfig:
     higher_first: bool = True
     forkserver: bool = True
     """Start drivers from warm fork-server helpers (``python -m <driver>`` when off or when a helper is gone)."""
+    warm_idle_seconds: float = 600.0
+    """A warm helper stops after this long without launching a driver (see :mod:`omicsd.scheduler.warm`)."""
 
 
 class Scheduler:
@@ -83,22 +92,34 @@ class Scheduler:
         self.logs_dir = config.data_dir / "logs"
         self.capacity_dir = config.data_dir / "capacity"
         self._drivers: dict[str, Driver] = {}
-        self._forkservers: dict[str, ForkServer] = {}
-        self._forkserver_retry = 0.0
+        self._warm = WarmDrivers(
+            FORKSERVER_MODULES,
+            idle_seconds=config.warm_idle_seconds,
+            log_path=config.data_dir / "forkserver.log",
+            enabled=config.forkserver,
+        )
         self._admit_due = True
+        self._supervise_due = True
         self._limits_due = True
         self._last_housekeeping = 0.0
+        self._admit_at = 0.0
+        """Monotonic time before which no admission pass runs (wakes until then coalesce into one pass)."""
+        self._full: frozenset[str] = frozenset()
+        """Run groups that were at their ``maxRuns`` in the last admission pass."""
+        self._queued: set[str] = set()
+        """Run groups ("" for none) that got new PENDING runs since the last admission pass."""
+        self._queued_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         services.runs.wake = self.wake
+        services.runs.queued = self.queued
         services.run_groups.changed = self.limits_changed
 
     # -- life cycle ---------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the fork servers, recover, then run the loop in a background thread."""
-        self._start_forkservers()
+        """Recover, then run the loop in a background thread (warm helpers start with the first runs)."""
         self.recover()
         self._thread = threading.Thread(target=self._loop, name="omicsd-scheduler", daemon=True)
         self._thread.start()
@@ -109,17 +130,30 @@ class Scheduler:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        for forkserver in self._forkservers.values():
-            forkserver.close()
-        self._forkservers.clear()
+        self._warm.close()
         for driver in self._drivers.values():
             if driver.process is not None:
                 driver.process.poll()
 
     def wake(self) -> None:
-        """Make the loop run now (a run was started or cancelled)."""
+        """Make the loop run now, with an admission pass and a full supervision pass (a run was cancelled, ...)."""
         self._admit_due = True
+        self._supervise_due = True
         self._wake.set()
+
+    def queued(self, group_id: str | None) -> None:
+        """A new PENDING run waits in ``group_id``'s queue: admit it, unless that group is at its ``maxRuns``.
+
+        A full group admits nothing until one of its runs stops being active, and that always makes an admission
+        pass due (a driver exits, a run is cancelled before its launch, the group's limits change), so a run queued
+        behind it costs no pass now. The group is still noted: the next tick checks it against the groups the
+        latest pass found full, which closes the race with a pass in flight.
+        """
+        key = group_id or ""
+        with self._queued_lock:
+            self._queued.add(key)
+        if key not in self._full:
+            self._wake.set()
 
     def limits_changed(self) -> None:
         """Run-group limits changed: rewrite the executor's pool limits and admit again."""
@@ -155,22 +189,42 @@ class Scheduler:
     def tick(self) -> None:
         """One pass of admit + supervise (the loop calls it; tests may too)."""
         now = time.monotonic()
-        full = self._admit_due
+        full, self._supervise_due = self._supervise_due, False
         if now - self._last_housekeeping >= HOUSEKEEPING_SECONDS:
             self._last_housekeeping = now
             self._admit_due = full = True
             self._time_out_runs()
-            self._start_forkservers()
+            self._warm.housekeep()
         if self._limits_due:
             self._limits_due = False
             self._write_pool_limits()
         if self.services.batches.step():
             self._wake.set()  # more batch work is waiting: do not sleep
         self.services.configurations.step()
-        if self._admit_due:
+        if self._admission_wanted() and time.monotonic() >= self._admit_at:
             self._admit_due = False
+            with self._queued_lock:
+                self._queued.clear()
+            began = time.monotonic()
             self._admit()
+            ended = time.monotonic()
+            self._admit_at = ended + min(ADMIT_SPACING_MAX, ADMIT_SPACING * (ended - began))
         self._supervise(full=full)
+
+    def _admission_wanted(self) -> bool:
+        """Whether a pass is due: a wake asked for one, or a run was queued outside the groups found full."""
+        if self._admit_due:
+            return True
+        with self._queued_lock:
+            self._queued -= self._full
+            return bool(self._queued)
+
+    def _sleep_seconds(self) -> float:
+        """How long the loop may sleep: a tick, or less when a deferred admission pass falls due earlier."""
+        tick = ACTIVE_TICK if self._drivers else IDLE_TICK
+        if self._admission_wanted():
+            return max(0.0, min(tick, self._admit_at - time.monotonic()))
+        return tick
 
     # -- the loop -----------------------------------------------------------------------------------------
 
@@ -181,24 +235,38 @@ class Scheduler:
             except Exception:
                 logger.exception("scheduler.tick_failed")
                 time.sleep(IDLE_TICK)
-            self._wake.wait(ACTIVE_TICK if self._drivers else IDLE_TICK)
+            self._wake.wait(self._sleep_seconds())
             self._wake.clear()
 
     def _admit(self) -> None:
         room = self.config.max_active_runs - len(self._drivers)
         if room <= 0:
-            return
+            return  # no pass can admit until a driver goes, which makes the next pass due
+        order = self.config.higher_first
         with self.services.runs.store.read() as conn:
-            queued = run_store.pending(conn, limit=ADMIT_WINDOW, higher_first=self.config.higher_first)
-            if not queued:
-                return
             groups = group_store.all_groups(conn)
             active = group_store.active_counts(conn)
-        chosen = admit(queued, room=room, active_by_group=active, groups=groups, higher_first=self.config.higher_first)
-        for record in chosen:
-            if self.services.runs.transition(record, RunStatus.STARTING):
-                claimed = self.services.runs.get(record.id).record
-                self._launch(claimed)
+            full = full_groups(groups, active)
+            queued = run_store.queued(conn, limit=ADMIT_WINDOW, higher_first=order, skip_groups=full)
+        self._full = full
+        for run in admit(queued, room=room, active_by_group=active, groups=groups, higher_first=order):
+            claimed = self._claim(run.id)
+            if claimed is None:
+                continue
+            if claimed.run_group_id in groups:  # it counts against its group from now on
+                active[claimed.run_group_id] = active.get(claimed.run_group_id, 0) + 1
+            self._launch(claimed)
+        self._full = full_groups(groups, active)  # including the groups this pass filled
+
+    def _claim(self, run_id: str) -> RunRecord | None:
+        """PENDING -> STARTING; the claimed record, or ``None`` when the run moved on (cancelled meanwhile)."""
+        with self.services.runs.store.write() as conn:
+            record = run_store.get(conn, run_id)
+            if record is None or record.status != RunStatus.PENDING:
+                return None
+            if not self.services.runs.transition_in(conn, record, RunStatus.STARTING):
+                return None
+        return replace(record, status=RunStatus.STARTING)
 
     def _supervise(self, *, full: bool) -> None:
         """Apply new journal lines; on a full pass also act on cancels and runs cancelled before launch."""
@@ -241,35 +309,19 @@ class Scheduler:
                 self.services.run_events.fail(record, "WORKFLOW_RUN_FAILED", NEXTFLOW_NOT_INSTALLED)
                 return
             module = supervisor.DRIVER_MODULES.get(spec.engine, "")
-            driver = supervisor.launch(record.id, spec.engine, run_dir, forkserver=self._forkservers.get(module))
+            driver = supervisor.launch(record.id, spec.engine, run_dir, forkserver=self._warm.take(module))
         except (OmicsdError, OSError, KeyError) as exc:
             message = exc.message if isinstance(exc, OmicsdError) else f"{type(exc).__name__}: {exc}"
             logger.warning("run.launch_failed id=%s: %s", record.id, message)
             self.services.run_events.fail(record, "SERVICE_ERROR", f"The run could not be started: {message}")
+            self._admit_due = True  # its slot (and its group's) is free again
             return
         with self.services.runs.store.write() as conn:
             run_store.update(conn, record.id, {"driver_pid": driver.pid, "driver_start": driver.start})
         driver.journal = journal_path(run_dir)
         self._drivers[record.id] = driver
-
-    def _start_forkservers(self) -> None:
-        """Start missing or dead fork-server helpers (at most once a minute after a failure)."""
-        if not self.config.forkserver or time.monotonic() < self._forkserver_retry:
-            return
-        for module in FORKSERVER_MODULES:
-            current = self._forkservers.get(module)
-            if current is not None and current.alive():
-                continue
-            if current is not None:
-                logger.warning("forkserver.died module=%s pid=%d", module, current.process.pid)
-                current.close()
-                self._forkserver_retry = time.monotonic() + FORKSERVER_RETRY_SECONDS
-            try:
-                self._forkservers[module] = ForkServer.start([module], log_path=self.config.data_dir / "forkserver.log")
-            except OSError:
-                logger.warning("forkserver.start_failed module=%s", module, exc_info=True)
-                self._forkservers.pop(module, None)
-                self._forkserver_retry = time.monotonic() + FORKSERVER_RETRY_SECONDS
+        if driver.forkserver is not None:
+            self._warm.launched(module, driver.pid)
 
     def _prepare(self, record: RunRecord, run_dir: Path) -> RunSpec:
         definition = run_dir / "definition"
@@ -386,9 +438,11 @@ class Scheduler:
 
     def _cancelled_without_driver(self, record: RunRecord) -> None:
         if self.services.runs.transition(record, RunStatus.CANCELLED, status_message="Cancelled before it started"):
+            self._admit_due = True  # its group has one active run less
             self.services.runs.finished(self.services.runs.get(record.id).record)
 
     def _forget(self, run_id: str) -> None:
+        self._admit_due = True  # a slot (and maybe a run group's) is free
         driver = self._drivers.pop(run_id, None)
         if driver is not None and driver.process is not None:
             driver.process.poll()
