@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from bench import _proc
@@ -41,12 +40,12 @@ def memory(ctx: Context) -> list[Row]:
             try:
                 server.start()
                 idle.append(_settled_rss(server))
-                idle_total.append(idle[-1] + sum(_proc.rss_mb(pid) for pid in _helper_pids(server)))
+                idle_total.append(idle[-1] + sum(_proc.rss_mb(pid) for pid in server.helper_pids()))
                 client = server.client()
                 rss, pss = _per_run(server, client)
                 per_run_rss.append(rss)
                 per_run_pss.append(pss)
-                helpers = _helper_pids(server)
+                helpers = server.helper_pids()
                 if helpers:
                     helper.append(sum(_proc.rss_mb(pid) for pid in helpers))
             except NotAvailable as exn:
@@ -130,23 +129,3 @@ def _per_run(server: Server, client: Any) -> tuple[float, float]:
             except CaseError:
                 pass
     return (growth + rss) / len(drivers), (growth + pss) / len(drivers)
-
-
-def _helper_pids(server: Server) -> list[int]:
-    """The fork-server helpers of a server (children of the server process running the helper module)."""
-    if server.proc is None:
-        return []
-    pid = server.proc.pid
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    found = []
-    for child in children:
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"omicsd.scheduler.forkserver" in cmdline:
-            found.append(int(child))
-    return found

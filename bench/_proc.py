@@ -22,6 +22,16 @@ def alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2 :].split(" ", 1)[0] not in ("Z", "X")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time ``pid`` has used so far, in seconds (0 when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size of ``pid`` in MB (``VmRSS``)."""
     return _status_kb(pid, "VmRSS") / 1024

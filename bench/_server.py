@@ -113,6 +113,37 @@ class Server:
                     pids.append(pid)
         return pids
 
+    def helper_pids(self) -> list[int]:
+        """The server's warm-driver helpers (its children running ``omicsd.scheduler.forkserver``)."""
+        if self.proc is None:
+            return []
+        pid = self.proc.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return []
+        found = []
+        for child in children:
+            with suppress(OSError):
+                if b"omicsd.scheduler.forkserver" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
+        return found
+
+    def wait_helpers_settled(self, timeout: float = 60) -> None:
+        """Wait until every warm-driver helper has finished its imports (its CPU time stops growing).
+
+        A helper starts with its engine's first run and imports the engine in the background; runs started
+        before it is ready start cold. Waiting here keeps that one-off cost out of the timed repetitions.
+        """
+        deadline = time.monotonic() + timeout
+        previous: dict[int, float] = {}
+        while time.monotonic() < deadline:
+            now = {pid: _proc.cpu_seconds(pid) for pid in self.helper_pids()}
+            if now and now == previous:
+                return
+            previous = now
+            time.sleep(0.3)
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and any driver it left behind."""
         proc, self.proc = self.proc, None
