@@ -1,12 +1,15 @@
 """Network isolation for RESTRICTED task commands: an argv prefix that takes the network away.
 
-Owns: choosing a mechanism (bubblewrap ``--unshare-net`` or util-linux ``unshare --net``, with a user
-namespace when not root), proving once per process that it works (a tiny probe whose result is cached),
-and failing closed with :class:`NetworkIsolationError` when isolation is requested but impossible.
+Owns: choosing a mechanism — entering the process's shared empty namespace (:mod:`omicsd.executors.netns`,
+root only, about 2 ms per task), else a new namespace per task with bubblewrap ``--unshare-net`` or util-linux
+``unshare --net`` (with a user namespace when not root; 10-20 ms per task) — proving once that it works (a tiny
+probe whose result is cached), and failing closed with :class:`NetworkIsolationError` when isolation is
+requested but impossible.
 Must not: start task commands (the executor prepends the prefix) or decide which runs are RESTRICTED.
 
-Modes (setting ``executor.network_isolation``): ``auto`` (bubblewrap when it works, else ``unshare``),
-``bwrap``, ``unshare`` and ``none`` (no isolation at all; a warning is logged once).
+Modes (setting ``executor.network_isolation``): ``auto`` (the shared namespace when it works, else bubblewrap,
+else ``unshare``), ``bwrap`` (a bubblewrap sandbox per task), ``unshare`` (the shared namespace, else ``unshare``
+per task) and ``none`` (no isolation at all; a warning is logged once).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import subprocess
 import threading
 
 from omicsd.errors import OmicsdError
+from omicsd.executors import netns
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +28,8 @@ MODES = ("auto", "bwrap", "unshare", "none")
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[str, ...] | str] = {}
+_proven: dict[tuple[str, ...], bool] = {}
+"""Probe results of shared-namespace prefixes (one per namespace holder)."""
 _warned_none = False
 
 
@@ -51,6 +57,10 @@ def network_prefix(mode: str = "auto") -> tuple[str, ...]:
             _warned_none = True
             logger.warning("executor.network_isolation_disabled RESTRICTED tasks keep the host network")
         return ()
+    if mode in ("auto", "unshare"):
+        shared = netns.shared_prefix()
+        if shared is not None and _works(shared):
+            return shared
     with _lock:
         if mode not in _cache:
             _cache[mode] = _choose(mode)
@@ -58,6 +68,18 @@ def network_prefix(mode: str = "auto") -> tuple[str, ...]:
     if isinstance(found, str):
         raise NetworkIsolationError(found)
     return found
+
+
+def _works(prefix: tuple[str, ...]) -> bool:
+    with _lock:
+        if prefix not in _proven:
+            problem = _probe(prefix)
+            if problem is None:
+                logger.info("executor.network_isolation mode=shared prefix=%s", " ".join(prefix))
+            else:
+                logger.info("executor.network_isolation_shared_failed %s: %s", " ".join(prefix), problem)
+            _proven[prefix] = problem is None
+        return _proven[prefix]
 
 
 def _candidates(mode: str) -> list[tuple[str, ...]]:
