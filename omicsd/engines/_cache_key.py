@@ -29,6 +29,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from omicsd.blobs.base import ObjectStore
@@ -52,9 +53,9 @@ class CacheKey:
     definition: str
     inputs: Mapping[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """SHA-256 (hex) of every component but ``task``: entries are looked up by it."""
+        """SHA-256 (hex) of every component but ``task``: entries are looked up by it (computed once)."""
         body = {
             "version": KEY_VERSION,
             **{name: getattr(self, name) for name in _SCALARS},

@@ -13,6 +13,7 @@ from omicsd.blobs.local import LocalObjectStore
 from omicsd.engines._cache import (
     CACHE_ALWAYS,
     CACHE_ON_FAILURE,
+    EVENT_BATCH,
     STOP_REASON_FILE,
     CachedFile,
     CacheEntry,
@@ -22,6 +23,7 @@ from omicsd.engines._cache import (
     RunCache,
     TaskResources,
     mark_timed_out,
+    sha256_json,
     should_export,
     task_family,
     value_digest,
@@ -117,6 +119,10 @@ def test_key_digest_ignores_the_task_name_but_not_any_component() -> None:
     assert CacheKey.from_dict(key().to_dict()) == key()
     with pytest.raises(ValueError):
         CacheKey.from_dict({"task": "x"})
+    k = key()
+    body = {"version": 1, "engine": k.engine, "command": k.command, "image": k.image, "definition": k.definition}
+    assert k.digest == sha256_json({**body, "inputs": dict(k.inputs)}) == k.digest == k.to_dict()["digest"]
+    assert replace(k, image="other").digest != k.digest
 
 
 def test_differences_name_each_changed_component_with_short_digests() -> None:
@@ -219,6 +225,8 @@ def test_a_later_run_hits_and_gets_the_files_in_its_task_directory(tmp_path: Pat
     assert (task_dir / "work" / "out.bam").read_bytes() == b"aligned\n"
     assert hit.entry.task.outputs == {"bam": "work/out.bam", "count": 3}
     assert hit.entry.task.resources.cpus == 4
+    assert not any(m.startswith("CACHE_HIT run: 3333333") for m in messages(tmp_path, CACHE_STREAM))  # queued
+    second.flush_log()
     assert any(m.startswith("CACHE_HIT run: 3333333, task: call-align-0") for m in messages(tmp_path, CACHE_STREAM))
 
 
@@ -234,6 +242,7 @@ def test_a_miss_explains_what_differs_from_the_nearest_entry(tmp_path: Path) -> 
     (line,) = messages(tmp_path, run_stream("3333333"))
     assert line.startswith("Task call-align-0: cache miss: input 'reads' changed (etag 0cc175b9 -> 92eb5ffe)")
     assert "run 1111111" in line
+    second.flush_log()
     miss = [m for m in messages(tmp_path, CACHE_STREAM) if m.startswith("CACHE_MISS")]
     assert miss and miss[0].startswith("CACHE_MISS run: 3333333, task: call-align-0")
 
@@ -321,8 +330,22 @@ def test_an_entry_that_cannot_be_uploaded_is_skipped(tmp_path: Path) -> None:
 def test_log_level_off_silences_the_run_log_but_not_the_cache_log(tmp_path: Path) -> None:
     cache = open_cache(tmp_path, log_level="OFF")
     assert cache.lookup(key(), "call-align-0", tmp_path / "t") is None
+    cache.export("COMPLETED")
     assert messages(tmp_path, run_stream("1111111")) == []
     assert messages(tmp_path, CACHE_STREAM)[0].startswith("CACHE_MISS run: 1111111, ")
+
+
+def test_cache_stream_events_are_written_in_batches_in_order_and_all_by_the_export(tmp_path: Path) -> None:
+    cache = open_cache(tmp_path, run_id="3333333")
+    for i in range(EVENT_BATCH + 3):
+        assert cache.lookup(key(task="call-new/new", command=f"{i:064x}"), f"call-new-{i}", tmp_path / str(i)) is None
+    written = messages(tmp_path, CACHE_STREAM)
+    assert len(written) == EVENT_BATCH  # one full batch; three events still queued
+    cache.export("COMPLETED")  # nothing to export, but the queue is written
+    written = messages(tmp_path, CACHE_STREAM)
+    assert [m.split(", ")[1] for m in written] == [f"task: call-new-{i}" for i in range(EVENT_BATCH + 3)]
+    stamps = [e.timestamp for e in LogReader(tmp_path / "logs").read(LOG_GROUP, CACHE_STREAM, limit=1000).events]
+    assert stamps == sorted(stamps)
 
 
 def test_open_returns_none_without_a_cache(tmp_path: Path) -> None:
@@ -334,9 +357,12 @@ def test_completed_task_records_round_trip_and_reject_unsafe_names(tmp_path: Pat
     task = completed_task(tmp_path, key())
     assert CompletedTask.from_dict(json.loads(json.dumps(task.to_dict()))) == task
     body = task.to_dict()
-    body["files"] = [{"name": "../escape", "path": "/x", "etag": ""}]
-    with pytest.raises(ValueError):
-        CompletedTask.from_dict(body)
+    for unsafe in ("../escape", "/etc/passwd", "a//b", "a/./b", "", "work/"):
+        body["files"] = [{"name": unsafe, "path": "/x", "etag": ""}]
+        with pytest.raises(ValueError):
+            CompletedTask.from_dict(body)
+    body["files"] = [{"name": "work/sub/out..txt", "path": "/x", "etag": ""}]
+    assert CompletedTask.from_dict(body).files[0].name == "work/sub/out..txt"
 
 
 def test_hit_events_round_trip_and_decode_tolerantly() -> None:

@@ -94,6 +94,7 @@ class DriverContext:
         self._attempts: dict[str, TaskCreated] = {}
         self._pending: dict[str, TaskOutcome] = {}
         self._failures: dict[str, TaskOutcome] = {}
+        self._names: dict[tuple[str, str], str] = {}
 
     # identity
 
@@ -108,7 +109,11 @@ class DriverContext:
 
     def task_name(self, host_dir: str, run_id: str) -> str:
         """HealthOmics name of the task whose miniwdl directory is ``host_dir``."""
-        return task_name(self.wdl_root, Path(host_dir), run_id)
+        key = (host_dir, run_id)
+        name = self._names.get(key)
+        if name is None:
+            name = self._names[key] = task_name(self.wdl_root, Path(host_dir), run_id)
+        return name
 
     def note_attempt(self, host_dir: str, created: TaskCreated) -> None:
         """Remember the latest attempt of the task in ``host_dir`` (its ID and resources, for the run cache)."""

@@ -40,6 +40,7 @@ from omicsd.engines.events import (
 from omicsd.engines.spec import RunSpec
 from omicsd.engines.wdl import _context
 from omicsd.engines.wdl._config import memoized_plugin_lookups, miniwdl_config
+from omicsd.engines.wdl._lean import lean_run
 from omicsd.engines.wdl._values import (
     WorkflowError,
     load_executable,
@@ -167,6 +168,7 @@ class WdlRun:
         cfg = miniwdl_config(self.run_dir, task_concurrency=concurrency)
         with (
             memoized_plugin_lookups(),
+            lean_run(keep_log_files=self.logs.level is None),
             tracking_calls(),
             OmicsdCallCache(cfg, logging.getLogger("wdl")) as call_cache,
         ):

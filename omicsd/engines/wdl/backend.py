@@ -61,13 +61,33 @@ class LocalTaskContainer(TaskContainer):
         self.requested = Requested()
         """The task's runtime requests as written (before miniwdl clamps them to the host)."""
         self._memory_factor = 1
+        self._host_paths: dict[tuple[str, bool, int], str | None] = {}
 
     def process_runtime(self, logger: logging.Logger, runtime_eval: dict[str, Value.Base]) -> None:
         """Capture the raw requests (cpu, memory, gpu, accelerators, image), then let miniwdl validate."""
         self.requested = _requested(runtime_eval)
         super().process_runtime(logger, runtime_eval)
 
+    def host_path(self, container_path: str, inputs_only: bool = False) -> str | None:
+        """A path the task names, as a host path (miniwdl's mapping), remembered until the command runs.
+
+        miniwdl maps every output file twice (to check it, then to bind it), and each mapping resolves the
+        path and the working directory through every symlink; nothing in the task directory changes between
+        two commands, so the answers (not the errors) are kept until the next attempt starts or ends.
+        """
+        key = (container_path, inputs_only, self.try_counter)
+        if key not in self._host_paths:
+            self._host_paths[key] = super().host_path(container_path, inputs_only)
+        return self._host_paths[key]
+
     def _run(self, logger: logging.Logger, terminating: Callable[[], bool], command: str) -> int:
+        self._host_paths.clear()  # the command is about to change the working directory
+        try:
+            return self._attempt(logger, terminating, command)
+        finally:
+            self._host_paths.clear()
+
+    def _attempt(self, logger: logging.Logger, terminating: Callable[[], bool], command: str) -> int:
         ctx = _require_context()
         name = ctx.task_name(self.host_dir, self.run_id)
         task_id = ctx.new_task_id()

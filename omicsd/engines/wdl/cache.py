@@ -197,6 +197,27 @@ def task_key(task: Tree.Task, name: str, inputs: Env.Bindings[Value.Base], diges
     Raises:
         Exception: an input file cannot be read.
     """
+    command, definition = _definition_digests(task)
+    return CacheKey(
+        task=f"{task_family(name)}/{task.name}",
+        engine=_ENGINE,
+        command=command,
+        image=_image(task, inputs),
+        definition=definition,
+        inputs={binding.name: _input_digest(binding.value, digests) for binding in inputs},
+    )
+
+
+_DEFINITIONS: dict[int, tuple[Tree.Task, str, str]] = {}
+"""id(task) → (task, command digest, definition digest): a scatter asks for the same task's parts again and
+again. The task is kept with its digests so that a recycled id is never mistaken for it."""
+
+
+def _definition_digests(task: Tree.Task) -> tuple[str, str]:
+    """The ``command`` and ``definition`` components of ``task``'s keys (they depend on the task only)."""
+    known = _DEFINITIONS.get(id(task))
+    if known is not None and known[0] is task:
+        return known[1], known[2]
     command = [_source(task, task.command.pos)] + [_source(task, decl.pos) for decl in task.postinputs]
     definition = {
         "version": task.effective_wdl_version,
@@ -204,14 +225,11 @@ def task_key(task: Tree.Task, name: str, inputs: Env.Bindings[Value.Base], diges
         "outputs": [_source(task, decl.pos) for decl in task.outputs],
         "runtime": {k: _source(task, v.pos) for k, v in sorted(task.runtime.items()) if k not in _IMAGE_KEYS},
     }
-    return CacheKey(
-        task=f"{task_family(name)}/{task.name}",
-        engine=_ENGINE,
-        command=sha256_json(command),
-        image=_image(task, inputs),
-        definition=sha256_json(definition),
-        inputs={binding.name: _input_digest(binding.value, digests) for binding in inputs},
-    )
+    digests = sha256_json(command), sha256_json(definition)
+    if len(_DEFINITIONS) >= 1024:
+        _DEFINITIONS.clear()
+    _DEFINITIONS[id(task)] = (task, *digests)
+    return digests
 
 
 # helpers, in the order get() and put() use them
@@ -291,6 +309,9 @@ def _hit_outputs(hit: Hit, task_dir: Path, output_types: Env.Bindings[Type.Base]
             raise ValueError(f"the entry has no output {decl.name!r}")
 
     def local(path: Value.File | Value.Directory) -> str:
+        placed = hit.files.get(path.value)
+        if placed is not None:  # lookup() just put it there
+            return str(placed)
         target = task_dir / path.value
         if not target.exists():
             if not isinstance(path, Value.Directory):

@@ -19,7 +19,7 @@ RunFinished is journaled, whatever the run's outcome; non-zero means the driver 
 
 from __future__ import annotations
 
-import importlib
+import gc
 import logging
 import os
 import threading
@@ -42,23 +42,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def preload() -> None:
-    """Import everything a run needs and build miniwdl's parsers, so a forked child only pays for the run."""
-    importlib.import_module("docker.errors")  # miniwdl imports it on a task's first attempt
-    import WDL
-    import WDL.runtime.task_container
-    from WDL import _grammar
+    """Import everything a run needs and warm miniwdl's parser and plugin lookups ahead of any run.
 
-    import omicsd.engines.wdl._run
-    import omicsd.engines.wdl.backend
-    import omicsd.engines.wdl.observer
-    import omicsd.executors.local  # noqa: F401
+    See :mod:`omicsd.engines.wdl._warmup`; a forked child then only pays for its run.
+    """
+    from omicsd.engines.wdl._warmup import warm
 
-    for version in _grammar.versions:  # each WDL version's grammar is compiled on first use
-        header = "" if version == "draft-2" else f"version {version}\n"
-        try:
-            WDL.parse_document(header + "workflow w {}\n", version=version)
-        except Exception:
-            logger.debug("driver.preload_grammar_failed version=%s", version, exc_info=True)
+    warm()
+    gc.freeze()  # the collector never rescans the preloaded modules (and forked children share their pages)
 
 
 def run_driver(run_dir: str | os.PathLike[str]) -> int:
@@ -72,6 +63,7 @@ def run_driver(run_dir: str | os.PathLike[str]) -> int:
     def execute(spec: RunSpec, root: Path, emit: Emit) -> None:
         from omicsd.engines.wdl._run import WdlRun  # delay heavy import (miniwdl)
 
+        gc.freeze()  # modules and the spec live as long as the process: the collector need not rescan them
         run = WdlRun(spec, root, emit, cancel_requested=cancel)
         with ExitStack() as stack:
             terminating = run.enter_signal_handling(stack)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import WDL
 from WDL import Value
+from WDL.runtime.task_container import TaskContainer
 
 from omicsd.engines import _runkit
 from omicsd.engines.events import RunFinished, TaskCreated, TaskFinished
@@ -219,6 +220,40 @@ task t {
     done = events[-1]
     assert (done.status, done.failure_reason) == ("FAILED", "RUN_TASK_FAILED")
     assert "call-t" in done.status_message
+
+
+def test_output_paths_are_resolved_once_per_attempt_and_again_after_a_retry(tmp_path, monkeypatch):
+    source = """
+version 1.0
+workflow w { call t }
+task t {
+  command <<<
+    if [ -e ../attempted ]; then echo ok > out.txt; echo 7 > n.txt; else touch ../attempted; exit 1; fi
+  >>>
+  output { File f = "out.txt"  Int n = read_int("n.txt")  File again = "out.txt" }
+  runtime { maxRetries: 1 }
+}
+"""
+    asked: list[tuple[str, int]] = []  # what miniwdl asks the backend
+    resolved: list[tuple[str, int]] = []  # what the backend resolves
+    resolve, remembered = TaskContainer.host_path, LocalTaskContainer.host_path
+
+    def resolving(self, container_path, inputs_only=False):
+        resolved.append((container_path, self.try_counter))
+        return resolve(self, container_path, inputs_only)
+
+    def asking(self, container_path, inputs_only=False):
+        asked.append((container_path, self.try_counter))
+        return remembered(self, container_path, inputs_only)
+
+    monkeypatch.setattr(TaskContainer, "host_path", resolving)
+    monkeypatch.setattr(LocalTaskContainer, "host_path", asking)
+    events, _, run_dir = run_inline(tmp_path, monkeypatch, source)
+    assert [e.status for e in finished(events)] == ["FAILED", "COMPLETED"]
+    assert events[-1].status == "COMPLETED"
+    assert asked.count(("out.txt", 2)) >= 2  # miniwdl checks, then binds, each output file
+    assert sorted(resolved) == sorted(set(asked))
+    assert (run_dir / "wdl" / "call-t" / "work2" / "out.txt").read_text() == "ok\n"
 
 
 def test_backend_refuses_to_run_outside_a_driver():

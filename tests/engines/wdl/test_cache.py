@@ -24,6 +24,7 @@ from omicsd.engines.spec import CacheSpec, write_spec
 from omicsd.engines.wdl._config import miniwdl_config
 from omicsd.engines.wdl.cache import (
     OmicsdCallCache,
+    _definition_digests,
     _entry_material,
     _hit_outputs,
     current_call,
@@ -214,6 +215,18 @@ def test_task_keys_see_content_not_paths(tmp_path: Path) -> None:
     ]
 
 
+def test_definition_parts_are_computed_once_per_task_and_equal_for_equal_sources(tmp_path: Path) -> None:
+    digests = ContentDigests(LocalObjectStore(tmp_path / "buckets"))
+    (tmp_path / "reads.fq").write_text("ACGT\n")
+    inputs = Env.Bindings().bind("reads", Value.File(str(tmp_path / "reads.fq")))
+    task, twin = _task(KEYED), _task(KEYED)
+    first = task_key(task, "call-align-0", inputs, digests)
+    assert task_key(task, "call-align-1", inputs, digests) == first
+    assert task_key(twin, "call-align-0", inputs, digests) == first
+    assert _definition_digests(task) == _definition_digests(twin) == (first.command, first.definition)
+    assert _definition_digests(_task(KEYED.replace("cpu: 2", "cpu: 3")))[1] != first.definition
+
+
 def test_tracking_calls_notes_the_call_and_restores_miniwdl(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
     monkeypatch.setattr(WDL.runtime.task, "run_local_task", lambda *a, **k: seen.append(current_call()))
@@ -276,6 +289,12 @@ def test_outputs_round_trip_through_an_entry_with_directories_and_outside_files(
     assert Path(got["arr"].value[0].value).read_text() == "p\n"
     with pytest.raises(ValueError, match="no output"):
         _hit_outputs(hit, copy, types.bind("missing", WDL.Type.Int()))
+    placed = Hit(hit.entry, {f.name: copy / f.name for f in files})  # as lookup() reports them
+    again = _hit_outputs(placed, copy, types)
+    assert [again[n].json for n in ("d", "f", "n", "arr")] == [got[n].json for n in ("d", "f", "n", "arr")]
+    (copy / "work" / "p.txt").unlink()
+    with pytest.raises(ValueError, match="no file"):
+        _hit_outputs(hit, copy, types)
 
 
 def test_outside_a_driver_the_call_cache_is_miniwdls(tmp_path: Path) -> None:
