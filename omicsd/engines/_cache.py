@@ -23,7 +23,8 @@ How a driver uses it (the WDL driver does so through :mod:`omicsd.engines.wdl.ca
 
 Logs: misses go to the run log ``run/<id>`` (``Task <name>: cache miss: <why>``) and, with hits and created
 entries, to the cache's stream ``runCache/<cacheId>/<cacheUuid>`` as ``CACHE_MISS`` / ``CACHE_HIT`` /
-``CACHE_ENTRY_CREATED`` events whose message starts ``<EVENT> run: <runId>, ...``.
+``CACHE_ENTRY_CREATED`` events whose message starts ``<EVENT> run: <runId>, ...``. Cache-stream events are
+stamped when they happen and written in batches (:data:`EVENT_BATCH`); :meth:`RunCache.export` writes the rest.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -58,6 +60,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CACHE_ALWAYS",
     "CACHE_ON_FAILURE",
+    "EVENT_BATCH",
     "STOP_REASON_FILE",
     "CacheEntry",
     "CacheKey",
@@ -83,6 +86,10 @@ SIGTERM, and a timed-out run must not export cache entries."""
 
 CACHE_DIR: Final = "cache"
 """Directory of the run directory holding ``completed.jsonl``, the completed tasks' entry material."""
+
+EVENT_BATCH: Final = 64
+"""Cache-stream events written together: one append per batch instead of one per task (a 200-task rerun is
+200 hits); the rest are written when the export phase starts."""
 
 _NO_EXPORT_REASONS: Final = {
     "RUN_TIMED_OUT": "the run timed out",
@@ -149,6 +156,9 @@ class RunCache:
         self._stream = run_cache_stream(self.cache_id, self.cache_uri.rsplit("/", 1)[-1])
         self._lock = threading.Lock()
         self._completed: list[CompletedTask] = []
+        self._events: list[tuple[int, str]] = []
+        self._flush_lock = threading.Lock()
+        """Cache-stream events not written yet (see :meth:`flush_log`)."""
 
     @classmethod
     def open(
@@ -231,8 +241,28 @@ class RunCache:
     def export(self, status: str, failure_reason: str = "") -> list[CacheEntry]:
         """Publish the recorded tasks as entries if the behavior says so; returns the entries written.
 
-        Never raises: an entry that cannot be written is skipped and logged.
+        Never raises: an entry that cannot be written is skipped and logged. The cache stream's pending events
+        are written first, and the events of the export before it returns.
         """
+        self.flush_log()
+        try:
+            return self._export(status, failure_reason)
+        finally:
+            self.flush_log()
+
+    def flush_log(self) -> None:
+        """Write the cache-stream events queued so far (lookups queue them, :data:`EVENT_BATCH` at a time)."""
+        with self._flush_lock:  # one writer at a time, so batches land in the order they were queued
+            with self._lock:
+                batch, self._events = self._events, []
+            if not batch:
+                return
+            try:
+                self._writer.append(LOG_GROUP, self._stream, batch)
+            except OSError:
+                logger.warning("cache.log_failed stream=%s", self._stream, exc_info=True)
+
+    def _export(self, status: str, failure_reason: str) -> list[CacheEntry]:
         completed = self.completed
         allowed, why = should_export(self.behavior, status, failure_reason, timed_out=self._timed_out())
         if not completed:
@@ -292,7 +322,10 @@ class RunCache:
             logger.warning("cache.run_log_failed", exc_info=True)
 
     def _cache_event(self, event: str, detail: str) -> None:
-        try:
-            self._writer.append(LOG_GROUP, self._stream, [f"{event} run: {self.spec.run_id}, {detail}"])
-        except OSError:
-            logger.warning("cache.log_failed stream=%s", self._stream, exc_info=True)
+        """Queue one cache-stream event, stamped now; a full batch is written at once."""
+        line = (int(time.time() * 1000), f"{event} run: {self.spec.run_id}, {detail}")
+        with self._lock:
+            self._events.append(line)
+            full = len(self._events) >= EVENT_BATCH
+        if full:
+            self.flush_log()

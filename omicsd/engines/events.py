@@ -160,6 +160,10 @@ EVENT_TYPES: Final[Mapping[str, type[Event]]] = {
 }
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every line (``json.dumps`` with options builds a new one per call)."""
+
+
 class EventDecodeError(ValueError):
     """A journal line is not a known event."""
 
@@ -179,7 +183,7 @@ def to_dict(event: Event) -> dict[str, Any]:
 
 def encode(event: Event) -> bytes:
     """One journal line (UTF-8 JSON, compact, ending with a newline)."""
-    return (json.dumps(to_dict(event), separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    return (_ENCODER.encode(to_dict(event)) + "\n").encode()
 
 
 def from_dict(body: Mapping[str, Any]) -> Event:

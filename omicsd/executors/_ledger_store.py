@@ -1,9 +1,9 @@
-"""The capacity ledger's files: the lock, a cached read of the entries, the atomic rewrite, in-process wake-ups.
+"""The capacity ledger's files: the lock, a cached read of the entries, the atomic rewrite.
 
 Owns: holding ``ledger.lock`` (a per-process file description guarded by a thread lock, since threads
 sharing one ``flock`` would not exclude each other), parsing ``ledger.json`` only when it changed, telling
 which entries' owners still run (re-checking other processes at most every :data:`LIVENESS_TTL` seconds),
-rewriting the file atomically, and waking the waiters of this process when a reservation is released.
+and rewriting the file atomically.
 Must not: decide what fits (that is :mod:`omicsd.executors.capacity`, which re-exports
 :class:`Reservation`).
 """
@@ -45,38 +45,6 @@ class Reservation:
     gpu_ids: tuple[int, ...]
     """The GPU indexes handed to this reservation (for ``CUDA_VISIBLE_DEVICES``)."""
     pool: str
-
-
-class Waker:
-    """A generation counter with a condition: waiters in this process sleep until a release bumps it."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self.generation = 0
-
-    def notify(self) -> None:
-        """Wake every waiter (a reservation was released)."""
-        with self._cond:
-            self.generation += 1
-            self._cond.notify_all()
-
-    def wait(self, seen: int, timeout: float) -> bool:
-        """Sleep until the generation differs from ``seen`` or ``timeout`` passes; whether it changed."""
-        with self._cond:
-            if self.generation == seen:
-                self._cond.wait(timeout)
-            return self.generation != seen
-
-
-_WAKERS: dict[str, Waker] = {}
-_WAKERS_LOCK = threading.Lock()
-
-
-def waker_for(directory: Path) -> Waker:
-    """The one :class:`Waker` this process uses for the ledger in ``directory``."""
-    key = os.path.realpath(directory)
-    with _WAKERS_LOCK:
-        return _WAKERS.setdefault(key, Waker())
 
 
 class LedgerStore:

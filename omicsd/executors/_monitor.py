@@ -3,8 +3,9 @@
 Owns: attributing processes to tasks (same session or process group as the task's leader, or a descendant
 of a process already attributed), CPU and RSS samples, and the memory limit (SIGKILL to the whole tree when
 its RSS exceeds the limit). One ``/proc`` scan per interval serves every task, so many concurrent tasks
-cost no more than one; a task younger than :data:`FIRST_SAMPLE_DELAY` is not sampled yet (most tiny tasks
-end before it, and a scan for them alone is skipped).
+cost no more than one, and it reads only the processes created since the oldest task started; a task
+younger than :data:`FIRST_SAMPLE_DELAY` is not sampled yet (most tiny tasks end before it, and a scan for
+them alone is skipped).
 Must not: start, wait for or reap processes (the executor does; the monitor only signals them).
 """
 
@@ -69,10 +70,7 @@ class ProcessMonitor:
     def watch(self, leader: int, memory_limit: int) -> Watch:
         """Start sampling the tree led by ``leader`` (enforcing ``memory_limit`` bytes when > 0)."""
         watch = Watch(leader=leader, memory_limit=memory_limit)
-        watch._last_time = watch.started
-        start = _proc.start_ticks(leader)
-        if start is not None:
-            watch.known[leader] = start
+        watch._last_time = watch.started  # the leader needs no entry in ``known``: it leads the session
         with self._cond:
             self._watches[leader] = watch
             if self._thread is None or not self._thread.is_alive():
@@ -99,7 +97,7 @@ class ProcessMonitor:
             with self._cond:
                 if not any(w.started <= oldest for w in self._watches.values()):
                     return
-        stats = list(_proc.iter_stats())
+        stats = self._processes()
         now = time.monotonic()
         with self._cond:
             watches = [w for w in self._watches.values() if include_young or now - w.started >= self.first_sample_delay]
@@ -108,6 +106,20 @@ class ProcessMonitor:
             owners = _attribute(stats, watches)
             for watch in watches:
                 self._update(watch, owners.get(watch.leader, []), now)
+
+    def _processes(self) -> list[_proc.ProcStat]:
+        """Every process that may belong to a watched task.
+
+        While pids cannot have cycled since the oldest watched task started, those are its leader and the
+        processes created after it; otherwise every process on the machine.
+        """
+        with self._cond:
+            oldest = min(self._watches.values(), key=lambda w: w.started, default=None)
+        if oldest is not None and time.monotonic() - oldest.started < _proc.pid_cycle_seconds():
+            stats = _proc.stats_since(oldest.leader)
+            if stats is not None:
+                return stats
+        return list(_proc.iter_stats())
 
     def _loop(self) -> None:
         while True:

@@ -1,22 +1,28 @@
 """Reading ``/proc`` and the machine's size: the Linux facts the local executor and the ledger need.
 
-Owns: parsing ``/proc/<pid>/stat``, scanning every process once, telling whether a pid is still the
-process it was (start time), and detecting the CPUs and memory this process may use (affinity, cgroup
-limits, ``/proc/meminfo``).
+Owns: parsing ``/proc/<pid>/stat``, scanning every process once, reading only the processes created after
+a given one (:func:`stats_since`, :func:`family_after`: the pids allocated since, not every process),
+telling whether a pid is still the process it was (start time), and detecting the CPUs and memory this
+process may use (affinity, cgroup limits, ``/proc/meminfo``).
 Must not: start, signal or account for processes (that is :mod:`omicsd.executors.local` and
 :mod:`omicsd.executors.capacity`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+PROBE_LIMIT = 4096
+"""Most pids :func:`pids_after` returns as a range before it lists ``/proc`` instead."""
+MAX_FORKS_PER_SECOND = 100_000
+"""A rate of process (and thread) creation no machine sustains; bounds how fast pids can cycle."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,94 @@ def iter_stats() -> Iterator[ProcStat]:
             stat = read_stat(int(name))
             if stat is not None:
                 yield stat
+
+
+def pids_after(first: int) -> list[int] | None:
+    """The pids that may name processes (or threads) created after ``first``, oldest allocation first.
+
+    Pids are handed out cyclically, so these are the pids after ``first`` up to the last one allocated
+    (wrapping once past ``pid_max``): every descendant of ``first`` is among them. When few were allocated
+    they are listed as a range (most no longer exist); otherwise the ``/proc`` listing is narrowed to them.
+    The answer is exact only while fewer than ``pid_max`` pids were allocated since ``first``: callers bound
+    the time that may have passed (see :func:`pid_cycle_seconds`).
+
+    Returns:
+        The pids, or ``None`` when the last allocated pid cannot be read (scan everything instead).
+    """
+    last = last_pid()
+    if last is None:
+        return None
+    top = pid_max() - 1
+    ranges = [(first + 1, last)] if last >= first else [(first + 1, top), (1, last)]
+    ranges = [(lo, hi) for lo, hi in ranges if lo <= hi]
+    if sum(hi - lo + 1 for lo, hi in ranges) <= PROBE_LIMIT:
+        return [pid for lo, hi in ranges for pid in range(lo, hi + 1)]
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    return [pid for pid in map(int, filter(str.isdigit, names)) if any(lo <= pid <= hi for lo, hi in ranges)]
+
+
+def stats_since(first: int) -> list[ProcStat] | None:
+    """``first`` and the processes created after it (see :func:`pids_after`); ``None``: scan everything."""
+    pids = pids_after(first)
+    if pids is None:
+        return None
+    return [stat for stat in map(read_stat, [first, *pids]) if stat is not None]
+
+
+def family_after(leader: int, known: Collection[int] = ()) -> list[ProcStat] | None:
+    """The processes in ``leader``'s session (so also in its group) or in ``known``, ``leader`` excluded.
+
+    Only the pids allocated after ``leader`` (see :func:`pids_after`) are asked for their session, with
+    ``getsid``, a system call that never blocks; ``/proc`` is read only for the ones that belong.
+
+    Returns:
+        The stats, or ``None`` when the last allocated pid cannot be read (scan everything instead).
+    """
+    pids = pids_after(leader)
+    if pids is None:
+        return None
+    found = []
+    for pid in pids:
+        try:
+            if pid not in known and os.getsid(pid) != leader:
+                continue
+        except OSError:  # no such process (or thread)
+            continue
+        stat = read_stat(pid)
+        if stat is not None:
+            found.append(stat)
+    return found
+
+
+def last_pid() -> int | None:
+    """The pid allocated last in this pid namespace (the last field of ``/proc/loadavg``)."""
+    try:
+        fd = os.open("/proc/loadavg", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return int(os.read(fd, 256).split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def pid_max() -> int:
+    """One more than the largest pid the kernel hands out (``/proc/sys/kernel/pid_max``)."""
+    try:
+        return int(Path("/proc/sys/kernel/pid_max").read_text())
+    except (OSError, ValueError):
+        return 1 << 22
+
+
+def pid_cycle_seconds() -> float:
+    """Seconds within which the kernel surely cannot hand out every pid once (at :data:`MAX_FORKS_PER_SECOND`)."""
+    return pid_max() / MAX_FORKS_PER_SECOND
 
 
 def start_ticks(pid: int) -> int | None:

@@ -2,7 +2,10 @@
 
 Owns: the capacity ledger, a directory (``<data_dir>/capacity/``) that any number of processes (one engine
 driver per run, each with its own executor) use to reserve resources so that together they never exceed
-the machine, and the per-pool limits (run groups) read from the same directory.
+the machine, and the per-pool limits (run groups) read from the same directory. Within one process, a
+released reservation goes straight to a waiter asking for the same resources, or is parked for a moment for
+the next such request (:mod:`omicsd.executors._waiters`): the file changes only when the capacity a process
+holds does, not twice per task.
 Must not: start or stop processes, or know what a run or a run group is beyond an opaque pool name.
 
 Files in the directory:
@@ -29,13 +32,14 @@ import logging
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from omicsd.errors import ValidationError
 from omicsd.executors import _proc
-from omicsd.executors._ledger_store import LedgerStore, Reservation, waker_for
+from omicsd.executors._ledger_store import LedgerStore, Reservation
+from omicsd.executors._waiters import Slot, waker_for
 
 __all__ = ["LEDGER_FILE", "LOCK_FILE", "POOL_LIMITS_FILE", "CapacityLedger", "Reservation", "Resources", "Usage"]
 
@@ -105,8 +109,11 @@ class CapacityLedger:
     ) -> Reservation | None:
         """Wait until the request fits, then reserve it.
 
-        A release in this process wakes the waiters at once; releases by other processes are noticed by
-        polling, 5 ms doubling to 20 ms while the ledger keeps changing and to 100 ms while it does not.
+        A release in this process wakes the waiters at once, and hands its reservation straight to the
+        longest waiter asking for exactly the same resources and pool (no pool limit in the way): the entry
+        stays in the ledger, so a scatter of equal tasks rewrites the file only when capacity really changes.
+        Releases by other processes are noticed by polling, 5 ms doubling to 20 ms while the ledger keeps
+        changing and to 100 ms while it does not.
 
         Returns:
             The reservation, or ``None`` when ``should_cancel`` turned true while waiting.
@@ -115,58 +122,101 @@ class CapacityLedger:
             ValidationError: the request can never fit (more than the machine or the pool's limit).
         """
         self.check_fits(cpus, memory_bytes, gpus, pool)
-        backoff = _FIRST_BACKOFF
-        while True:
-            seen = self._waker.generation
-            before = self._store.stat_key()
-            reservation = self.try_acquire(cpus, memory_bytes, gpus, pool)
-            if reservation is not None:
-                return reservation
-            if should_cancel():
-                return None
-            if self._waker.wait(seen, backoff):
-                backoff = _FIRST_BACKOFF
-            elif self._store.stat_key() != before:
-                backoff = min(backoff * 2, _BUSY_MAX_BACKOFF)
-            else:
-                backoff = min(backoff * 2, _MAX_BACKOFF)
+        slot = Slot(cpus, memory_bytes, gpus, pool)
+        reservation: Reservation | None = None
+        cancelled = False
+        try:
+            backoff = _FIRST_BACKOFF
+            while slot.reservation is None:
+                seen = self._waker.generation
+                before = self._store.stat_key()
+                reservation = self.try_acquire(cpus, memory_bytes, gpus, pool)
+                if reservation is not None:
+                    break
+                if should_cancel():
+                    cancelled = True
+                    break
+                self._waker.enlist(slot)
+                if self._waker.wait(seen, backoff, slot):
+                    backoff = _FIRST_BACKOFF
+                elif self._store.stat_key() != before:
+                    backoff = min(backoff * 2, _BUSY_MAX_BACKOFF)
+                else:
+                    backoff = min(backoff * 2, _MAX_BACKOFF)
+        except BaseException:
+            handed = self._waker.withdraw(slot)
+            if handed is not None:
+                self.release(handed)  # handed over while this waiter was failing: pass it on
+            raise
+        handed = self._waker.withdraw(slot)
+        if handed is not None:
+            if reservation is None and not cancelled:
+                logger.debug("capacity.handed_over id=%s", handed.id)
+                return handed
+            self.release(handed)  # got one of its own meanwhile, or was cancelled: pass it on
+        return reservation
 
     def try_acquire(self, cpus: int, memory_bytes: int = 0, gpus: int = 0, pool: str = "") -> Reservation | None:
-        """Reserve the request if it fits now; ``None`` otherwise (never waits)."""
+        """Reserve the request if it fits now; ``None`` otherwise (never waits).
+
+        A reservation of the same shape that this process released moments ago and parked is taken over
+        without touching the file; when the request does not fit, parked reservations are released first.
+        """
         self.check_fits(cpus, memory_bytes, gpus, pool)
         limits = self.pool_limits()
+        if not pool or pool not in limits:
+            taken = self._waker.unpark(Slot(cpus, memory_bytes, gpus, pool))
+            if taken is not None:
+                logger.debug("capacity.taken_over id=%s", taken.id)
+                return taken
+        want = Resources(cpus, memory_bytes, gpus)
+        reservation: Reservation | None = None
         with self._store.locked():
             entries = self._live_entries()
-            used = _sum(entries)
-            pool_used = _sum([e for e in entries if e.pool == pool]) if pool else Resources()
-            if not _fits(used, Resources(cpus, memory_bytes, gpus), self.total):
-                return None
-            if pool and not _fits(pool_used, Resources(cpus, memory_bytes, gpus), limits.get(pool, Resources())):
-                return None
-            taken = {i for e in entries for i in e.gpu_ids}
-            gpu_ids = tuple(i for i in range(self.total.gpus) if i not in taken)[:gpus]
-            pid, pid_start = self._owner()
-            reservation = Reservation(
-                id=uuid.uuid4().hex,
-                pid=pid,
-                pid_start=pid_start,
-                cpus=cpus,
-                memory_bytes=memory_bytes,
-                gpus=gpus,
-                gpu_ids=gpu_ids,
-                pool=pool,
-            )
-            self._store.write([*entries, reservation])
-        logger.debug("capacity.acquired id=%s cpus=%d memory=%d gpus=%d", reservation.id, cpus, memory_bytes, gpus)
+            parked = [] if self._fits(entries, want, pool, limits) else self._waker.take_parked()
+            if parked:
+                gone = {p.id for p in parked}
+                entries = [e for e in entries if e.id not in gone]
+            if self._fits(entries, want, pool, limits):
+                taken_gpus = {i for e in entries for i in e.gpu_ids}
+                pid, pid_start = self._owner()
+                reservation = Reservation(
+                    id=uuid.uuid4().hex,
+                    pid=pid,
+                    pid_start=pid_start,
+                    cpus=cpus,
+                    memory_bytes=memory_bytes,
+                    gpus=gpus,
+                    gpu_ids=tuple(i for i in range(self.total.gpus) if i not in taken_gpus)[:gpus],
+                    pool=pool,
+                )
+                self._store.write([*entries, reservation])
+            elif parked:
+                self._store.write(entries)
+        if parked:
+            self._waker.drop(parked)
+            self._waker.notify()
+        if reservation is not None:
+            self._waker.hold(reservation)
+            logger.debug("capacity.acquired id=%s cpus=%d memory=%d gpus=%d", reservation.id, cpus, memory_bytes, gpus)
         return reservation
 
     def release(self, reservation: Reservation) -> None:
-        """Give a reservation back (a no-op when it is already gone)."""
-        with self._store.locked():
-            entries = self._live_entries()
-            self._store.write([e for e in entries if e.id != reservation.id])
-        self._waker.notify()
-        logger.debug("capacity.released id=%s", reservation.id)
+        """Give a reservation back (a no-op when it is already gone).
+
+        A waiter of this process asking for exactly the same resources takes it over as it is (see
+        :meth:`acquire`). Otherwise, when no waiter of this process needs the capacity, it is parked for a
+        moment for the next request of its shape here (:data:`~omicsd.executors._waiters.LINGER` seconds,
+        after which it leaves the ledger); or it leaves the ledger at once and every waiter here is woken.
+        """
+        if self._waker.stale(reservation):
+            logger.debug("capacity.released_twice id=%s", reservation.id)
+            return
+        if self._may_hand_over(reservation) and (
+            self._waker.hand_over(reservation) or self._waker.park(reservation, self._release_now)
+        ):
+            return
+        self._release_now([reservation])
 
     @contextlib.contextmanager
     def reserved(
@@ -209,7 +259,10 @@ class CapacityLedger:
                         raise ValidationError(f"The task requests {want} {what} but pool {pool} allows {most}.")
 
     def usage(self) -> Usage:
-        """What the live reservations of every process hold now."""
+        """What the live reservations of every process hold now (parked ones of this process are released)."""
+        parked = self._waker.take_parked()
+        if parked:
+            self._release_now(parked)
         with self._store.locked():
             entries = self._live_entries()
         pools: dict[str, list[Reservation]] = {}
@@ -247,6 +300,34 @@ class CapacityLedger:
         """Replace the per-pool limits file atomically (the scheduler calls this for run groups)."""
         data = {pool: asdict(limit) for pool, limit in limits.items()}
         _atomic_write(self.directory / POOL_LIMITS_FILE, json.dumps(data, sort_keys=True).encode())
+
+    def _release_now(self, reservations: Sequence[Reservation]) -> None:
+        """Remove ``reservations`` from the ledger and wake this process's waiters."""
+        gone = {r.id for r in reservations}
+        with self._store.locked():
+            entries = self._live_entries()
+            self._store.write([e for e in entries if e.id not in gone])
+        self._waker.drop(reservations)
+        self._waker.notify()
+        logger.debug("capacity.released ids=%s", ",".join(sorted(gone)))
+
+    def _fits(self, entries: list[Reservation], want: Resources, pool: str, limits: Mapping[str, Resources]) -> bool:
+        """Whether ``want`` fits beside ``entries``, on the machine and within its pool's limit."""
+        if not _fits(_sum(entries), want, self.total):
+            return False
+        if not pool:
+            return True
+        return _fits(_sum([e for e in entries if e.pool == pool]), want, limits.get(pool, Resources()))
+
+    def _may_hand_over(self, reservation: Reservation) -> bool:
+        """Whether ``reservation`` may pass to another waiter unchanged.
+
+        It must be this process's, and no pool limit, which may have been lowered since it was granted, may
+        need checking again.
+        """
+        if reservation.pid != self._owner()[0]:
+            return False
+        return not reservation.pool or reservation.pool not in self.pool_limits()
 
     def _owner(self) -> tuple[int, int]:
         """This process's pid and start time (re-read after a fork)."""

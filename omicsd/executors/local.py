@@ -20,6 +20,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from omicsd.executors import _proc
@@ -86,36 +87,43 @@ class LocalExecutor:
             omicsd.executors.isolation.NetworkIsolationError: ``network=False`` but isolation is impossible.
         """
         prefix = () if request.network else network_prefix(self.network_isolation)
-        reservation = self.ledger.acquire(
-            request.cpus, request.memory_bytes, request.gpus, request.pool, should_cancel=should_cancel
-        )
-        if reservation is None:
-            now = time.time()
-            logger.info("task.cancelled_before_start name=%s", request.name)
-            return TaskResult(exit_status=128 + signal.SIGTERM, start_time=now, end_time=now, cancelled=True)
+        self.ledger.check_fits(request.cpus, request.memory_bytes, request.gpus, request.pool)
+        workspace = _Workspace.prepare(request)  # files and TMPDIR are made before the capacity is held
         try:
-            return self._run_reserved(request, reservation, [*prefix, *request.command], should_cancel, on_start)
+            reservation = self.ledger.acquire(
+                request.cpus, request.memory_bytes, request.gpus, request.pool, should_cancel=should_cancel
+            )
+            if reservation is None:
+                now = time.time()
+                logger.info("task.cancelled_before_start name=%s", request.name)
+                return TaskResult(exit_status=128 + signal.SIGTERM, start_time=now, end_time=now, cancelled=True)
+            try:
+                return self._run_reserved(
+                    request, reservation, workspace, [*prefix, *request.command], should_cancel, on_start
+                )
+            finally:
+                self.ledger.release(reservation)
         finally:
-            self.ledger.release(reservation)
+            workspace.close()  # the TMPDIR is removed once the capacity is free again
 
     def _run_reserved(
         self,
         request: TaskRequest,
         reservation: Reservation,
+        workspace: _Workspace,
         argv: list[str],
         should_cancel: Callable[[], bool],
         on_start: Callable[[float], None] | None,
     ) -> TaskResult:
-        env, own_tmp = _environment(request, reservation)
+        env = workspace.env_for(request, reservation)
         start_time = time.time()
         try:
-            process = _spawn(request, argv, env)
+            process = workspace.spawn(request, argv, env)
         except OSError as exc:
             _note_spawn_failure(request, exc)
-            _remove_tmp(own_tmp)
             status = 126 if isinstance(exc, PermissionError) else 127
             return TaskResult(exit_status=status, start_time=start_time, end_time=time.time())
-        logger.info("task.started name=%s pid=%d cpus=%d", request.name, process.pid, request.cpus)
+        logger.debug("task.started name=%s pid=%d cpus=%d", request.name, process.pid, request.cpus)
         watch = self.monitor.watch(process.pid, request.memory_bytes)
         try:
             if on_start is not None:
@@ -129,10 +137,10 @@ class LocalExecutor:
             self.monitor.unwatch(watch)
             _, status, rusage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
-        end_time = time.time()
-        _remove_tmp(own_tmp)
-        result = _result(process.returncode, start_time, end_time, watch, rusage, cancelled, timed_out)
-        logger.info(
+        result = _result(process.returncode, start_time, time.time(), watch, rusage, cancelled, timed_out)
+        clean = result.exit_status == 0 and not (cancelled or timed_out or result.oom_killed)
+        logger.log(
+            logging.DEBUG if clean else logging.INFO,
             "task.exited name=%s exit_status=%d cancelled=%s timed_out=%s oom=%s",
             request.name,
             result.exit_status,
@@ -212,35 +220,67 @@ class _ExitWaiter:
             self._fd = None
 
 
-def _environment(request: TaskRequest, reservation: Reservation) -> tuple[dict[str, str], Path | None]:
-    """The task's environment, and the TMPDIR created for it (``None`` when the request named one)."""
-    env = {key: os.environ[key] for key in HOST_ENV_KEYS if key in os.environ}
-    env.setdefault("PATH", os.defpath)
-    env.setdefault("LANG", "C.UTF-8")
-    env["HOME"] = str(request.cwd)
-    own_tmp: Path | None = None
-    if "TMPDIR" not in request.env:
-        own_tmp = request.cwd / ".tmp"
-        env["TMPDIR"] = str(own_tmp)
-    if reservation.gpu_ids:
-        env["CUDA_VISIBLE_DEVICES"] = env["NVIDIA_VISIBLE_DEVICES"] = ",".join(map(str, reservation.gpu_ids))
-    env.update(request.env)
-    Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
-    return env, own_tmp
+@dataclass
+class _Workspace:
+    """What a task attempt needs before it starts: its environment, TMPDIR and open output files."""
 
+    env: dict[str, str]
+    own_tmp: Path | None
+    """The TMPDIR created for the task (``None`` when the request named one)."""
+    files: list[int] = field(default_factory=list)
+    """stdin (``/dev/null``), and stdout and stderr opened for appending."""
 
-def _spawn(request: TaskRequest, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with open(request.stdout_path, "ab") as stdout, open(request.stderr_path, "ab") as stderr:
+    @classmethod
+    def prepare(cls, request: TaskRequest) -> _Workspace:
+        """Build the environment, create the TMPDIR and open the output files."""
+        env = {key: os.environ[key] for key in HOST_ENV_KEYS if key in os.environ}
+        env.setdefault("PATH", os.defpath)
+        env.setdefault("LANG", "C.UTF-8")
+        env["HOME"] = str(request.cwd)
+        own_tmp: Path | None = None
+        if "TMPDIR" not in request.env:
+            own_tmp = request.cwd / ".tmp"
+            env["TMPDIR"] = str(own_tmp)
+        env.update(request.env)
+        workspace = cls(env, own_tmp)
+        try:
+            Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+            workspace.files.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+            for path in (request.stdout_path, request.stderr_path):
+                workspace.files.append(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666))
+        except BaseException:
+            workspace.close()
+            raise
+        return workspace
+
+    def env_for(self, request: TaskRequest, reservation: Reservation) -> dict[str, str]:
+        """The environment with the reservation's GPUs (unless the request sets those variables itself)."""
+        if not reservation.gpu_ids:
+            return self.env
+        devices = ",".join(map(str, reservation.gpu_ids))
+        gpus = {key: devices for key in ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES") if key not in request.env}
+        return {**self.env, **gpus}
+
+    def spawn(self, request: TaskRequest, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start the command in a new session with the prepared files as its standard streams."""
+        stdin, stdout, stderr = self.files
         return subprocess.Popen(
             argv,
             cwd=request.cwd,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=stdout,
             stderr=stderr,
             start_new_session=True,
             close_fds=True,
         )
+
+    def close(self) -> None:
+        """Close the files and remove the TMPDIR omicsd created (after the capacity is released)."""
+        files, self.files = self.files, []
+        for fd in files:
+            os.close(fd)
+        _remove_tmp(self.own_tmp)
 
 
 def _note_spawn_failure(request: TaskRequest, exc: OSError) -> None:
@@ -260,7 +300,7 @@ def _teardown(watch: Watch) -> None:
     delay = 0.001
     while True:
         _signal_group(watch.leader, signal.SIGKILL)
-        members = watch.members(list(_proc.iter_stats()))
+        members = watch.members(_candidates(watch))
         if not members:
             return
         for member in members:
@@ -271,6 +311,19 @@ def _teardown(watch: Watch) -> None:
             return
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def _candidates(watch: Watch) -> list[_proc.ProcStat]:
+    """Processes that may belong to the task: its family, or every process while pids may have cycled.
+
+    Every process of a task descends from its leader and so got a pid after the leader's; asking only those
+    costs a system call each that never blocks, instead of reading every process on the machine.
+    """
+    if time.monotonic() - watch.started < _proc.pid_cycle_seconds():
+        stats = _proc.family_after(watch.leader, watch.known)
+        if stats is not None:
+            return stats
+    return list(_proc.iter_stats())
 
 
 def _remove_tmp(path: Path | None) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,12 @@ DRIVER_MODULES = {
     "CWL": "omicsd.engines.cwl.driver",
     "NEXTFLOW": "omicsd.engines.nextflow.driver",
 }
+
+
+TASK_EVENTS_BATCH = 0.2
+"""Seconds task events may wait in a journal before the loop reads it (events of the run itself never wait)."""
+_TYPE_KEY = b'"type":"'
+_NOT_A_TASK_EVENT = re.compile(rb'"type":"(?!task\.)')
 
 
 @dataclass
@@ -46,11 +54,21 @@ class Driver:
     """The run's journal; its size tells the loop whether there is anything new to read."""
     seen_size: int = -1
     """Journal size at the last read."""
+    read_at: float = 0.0
+    """When the loop last read the journal (monotonic seconds)."""
+    scanned: int = 0
+    """Journal offset up to which unread lines were searched for a run-level event."""
     forkserver: ForkServer | None = None
     """Set when this server's fork server forked the driver (it reaps it and knows its exit status)."""
 
     def journal_grew(self) -> bool:
-        """Whether the journal has bytes the loop has not read yet (a ``stat``, no database access)."""
+        """Whether the loop should read the journal now (a ``stat``, and a small read of new lines; no database).
+
+        It should when the journal has unread bytes and either they hold a run-level event (run started,
+        inputs staged, outputs, run finished: read at once) or the last read is :data:`TASK_EVENTS_BATCH`
+        seconds old. Task events alone are left to gather, so a scatter's hundreds of events are applied in a
+        few transactions rather than one per tick.
+        """
         if self.journal is None:
             return True
         try:
@@ -59,8 +77,24 @@ class Driver:
             return False
         if size == self.seen_size:
             return False
-        self.seen_size = size
+        now = time.monotonic()
+        if now - self.read_at < TASK_EVENTS_BATCH and not self._run_event_in(size):
+            return False
+        self.seen_size, self.read_at, self.scanned = size, now, size
         return True
+
+    def _run_event_in(self, size: int) -> bool:
+        """Whether the bytes appended since the last search hold an event that is not a task's."""
+        assert self.journal is not None
+        start = max(0, self.scanned - len(_TYPE_KEY))  # a type key may straddle the last search's end
+        try:
+            with open(self.journal, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(size - start)
+        except OSError:
+            return True
+        self.scanned = start + len(data)
+        return _NOT_A_TASK_EVENT.search(data) is not None
 
     def alive(self) -> bool:
         """Whether the driver process still runs."""

@@ -183,8 +183,11 @@ class RunEventApplier:
                 run = run_store.get(conn, run.id) or run
             if self.runs.transition_in(conn, run, RunStatus.STOPPING):
                 run = run_store.get(conn, run.id) or run
-        for task in task_store.active(conn, run.id):
-            self.tasks.transition_in(conn, task, TaskStatus.CANCELLED, stop_time=time_)
+        unfinished = [
+            TaskChange(t.task_id, TaskStatus.CANCELLED, {"stop_time": time_}) for t in task_store.active(conn, run.id)
+        ]
+        if unfinished:
+            self.tasks.apply_batch(conn, run.id, unfinished)  # a few statements, however many tasks were left
         values: dict[str, Any] = {"stop_time": time_}
         if reason:
             values["failure_reason"] = reason

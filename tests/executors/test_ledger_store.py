@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from omicsd.executors import _ledger_store, _proc
-from omicsd.executors._ledger_store import LedgerStore, Reservation, waker_for
+from omicsd.executors._ledger_store import LedgerStore, Reservation
 
 
 def _entry(id: str, cpus: int) -> Reservation:
@@ -83,13 +83,3 @@ def test_a_corrupt_ledger_reads_as_empty(tmp_path: Path) -> None:
     store.path.write_text("{not json")
     with store.locked():
         assert store.live_entries(_own()) == []
-
-
-def test_one_waker_per_directory(tmp_path: Path) -> None:
-    assert waker_for(tmp_path) is waker_for(tmp_path / ".")
-    assert waker_for(tmp_path) is not waker_for(tmp_path / "other")
-    waker = waker_for(tmp_path)
-    seen = waker.generation
-    assert not waker.wait(seen, 0.0)
-    waker.notify()
-    assert waker.wait(seen, 60.0)

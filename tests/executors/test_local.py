@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -186,3 +187,39 @@ def test_capacity_is_released_after_the_run(
     executor.run(make_request(["true"], cpus=2))
     assert ledger.usage().total.cpus == 0
     assert executor.capacity() == {"cpus": 2, "memory_bytes": 4 * 1024**3, "gpus": 0}
+
+
+def test_cancelled_while_waiting_leaves_no_tmpdir(
+    ledger: CapacityLedger, executor: LocalExecutor, make_request: Make
+) -> None:
+    held = ledger.try_acquire(2)
+    assert held is not None
+    request = make_request(["true"])
+    result = executor.run(request, should_cancel=lambda: True)
+    ledger.release(held)
+    assert result.cancelled
+    assert not (request.cwd / ".tmp").exists()
+    open_files = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            open_files.add(os.readlink(f"/proc/self/fd/{fd}"))
+    assert not open_files & {str(request.stdout_path), str(request.stderr_path)}, "the prepared files are closed"
+
+
+def test_children_are_found_by_a_full_scan_when_the_last_pid_is_unknown(
+    executor: LocalExecutor, make_request: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_proc, "last_pid", lambda: None)
+    request = make_request(["bash", "-c", "sleep 1000 & echo $! > bg.pid; exit 0"])
+    assert executor.run(request).exit_status == 0
+    assert not _alive(int((request.cwd / "bg.pid").read_text()))
+
+
+def test_children_of_a_task_older_than_a_pid_cycle_are_found_by_a_full_scan(
+    executor: LocalExecutor, make_request: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_proc, "pid_cycle_seconds", lambda: 0.0)
+    monkeypatch.setattr(_proc, "family_after", lambda *_: pytest.fail("the range must not be trusted"))
+    request = make_request(["bash", "-c", "sleep 1000 & echo $! > bg.pid; exit 0"])
+    assert executor.run(request).exit_status == 0
+    assert not _alive(int((request.cwd / "bg.pid").read_text()))

@@ -242,3 +242,23 @@ def test_statements_do_not_grow_with_events(
     writes = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
     assert len(writes) <= 10, writes
     assert sum(t.status == TaskStatus.RUNNING for t in all_tasks(services)) == tasks
+
+
+@pytest.mark.parametrize("tasks", [3, 40])
+def test_a_run_ending_cancels_its_unfinished_tasks_in_a_few_statements(
+    services: Services, logs: RecordingLogs, statements: list[str], tasks: int
+) -> None:
+    add_run(services)
+    started: list[ev.Event] = [ev.RunStarted(time=1.0)]
+    for i in range(tasks):
+        task_id = str(1000000 + i)
+        started += [created(task_id), ev.TaskRunning(task_id=task_id, time=4.0)]
+    services.run_events.apply(RUN_ID, started, 10)
+    statements.clear()
+
+    final = services.run_events.apply(RUN_ID, [ev.RunFinished(status="CANCELLED", time=6.0)], 20)
+
+    assert final is not None and final.status == RunStatus.CANCELLED
+    writes = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))]
+    assert len(writes) <= 12, writes
+    assert {(t.status, t.stop_time is not None) for t in all_tasks(services)} == {(TaskStatus.CANCELLED, True)}
