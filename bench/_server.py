@@ -136,10 +136,10 @@ class Server:
         before it is ready start cold. Waiting here keeps that one-off cost out of the timed repetitions.
         """
         deadline = time.monotonic() + timeout
-        previous: dict[int, float] = {}
+        previous: dict[int, float] | None = None
         while time.monotonic() < deadline:
             now = {pid: _proc.cpu_seconds(pid) for pid in self.helper_pids()}
-            if now and now == previous:
+            if now == previous:  # no helper (warm drivers off), or every helper has stopped working
                 return
             previous = now
             time.sleep(0.3)
