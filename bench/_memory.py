@@ -100,6 +100,8 @@ def _settled_rss(server: Server) -> float:
 
 def _per_run(server: Server, client: Any) -> tuple[float, float]:
     workflow_id = register(client, WORKFLOWS / "wdl" / "sleep.wdl")
+    wait_run(client, start_run(client, register(client, WORKFLOWS / "wdl" / "hello.wdl")))  # starts the helper
+    server.wait_helpers_settled()  # so the measured runs are forked as they would be in steady use
     before = server.rss_mb()
     runs = [start_run(client, workflow_id, parameters={"seconds": 60}) for _ in range(ACTIVE)]
     try:

@@ -125,6 +125,7 @@ class CapacityLedger:
         slot = Slot(cpus, memory_bytes, gpus, pool)
         reservation: Reservation | None = None
         cancelled = False
+        self._waker.enlist(slot)  # from now on a release here is handed to this slot, never parked past it
         try:
             backoff = _FIRST_BACKOFF
             while slot.reservation is None:
@@ -136,7 +137,6 @@ class CapacityLedger:
                 if should_cancel():
                     cancelled = True
                     break
-                self._waker.enlist(slot)
                 if self._waker.wait(seen, backoff, slot):
                     backoff = _FIRST_BACKOFF
                 elif self._store.stat_key() != before:

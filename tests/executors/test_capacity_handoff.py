@@ -167,3 +167,25 @@ def test_a_reservation_handed_to_a_failing_waiter_is_passed_on(tmp_path: Path, m
     assert not thread.is_alive() and len(errors) == 1
     monkeypatch.undo()
     assert ledger.usage().entries == 0, "the reservation the failing waiter was handed is released"
+
+
+def test_a_release_during_a_waiters_attempt_is_handed_to_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_waiters, "LINGER", 60.0)  # a parked reservation would keep the waiter waiting
+    ledger = CapacityLedger(tmp_path, cpus=1)
+    held = ledger.try_acquire(1)
+    assert held is not None
+    attempt = ledger.try_acquire
+
+    def released_meanwhile(*args: object, **kwargs: object) -> Reservation | None:
+        found = attempt(1)
+        ledger.release(held)  # lands after the attempt failed, before the waiter sleeps
+        return found
+
+    monkeypatch.setattr(ledger, "try_acquire", released_meanwhile)
+    got: list[Reservation | None] = []
+    thread = threading.Thread(target=lambda: got.append(ledger.acquire(1)), daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "the release was parked instead of handed to the waiter"
+    (taken,) = got
+    assert taken is not None and taken.id == held.id
