@@ -12,6 +12,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
@@ -45,3 +47,21 @@ def configure(level: str = "INFO", *, json_output: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+@contextmanager
+def cheap_log_records() -> Iterator[None]:
+    """While open, log records skip what no omicsd handler prints: caller lookup and process names.
+
+    These are the switches the :mod:`logging` documentation names for this purpose (``logging._srcfile``,
+    ``logging.logProcesses``, ``logging.logMultiprocessing``); they are process-wide, and a driver process
+    runs one run.
+    """
+    saved = (logging._srcfile, logging.logProcesses, logging.logMultiprocessing)
+    logging._srcfile = None
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    try:
+        yield
+    finally:
+        logging._srcfile, logging.logProcesses, logging.logMultiprocessing = saved

@@ -21,9 +21,8 @@ run a driver in-process).
 from __future__ import annotations
 
 import gc
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+
+from omicsd._logging import cheap_log_records
 
 
 def freeze_long_lived() -> None:
@@ -31,14 +30,5 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
-@contextmanager
-def lean_process() -> Iterator[None]:
-    """While open, log records are built without caller lookup or process names."""
-    saved = (logging._srcfile, logging.logProcesses, logging.logMultiprocessing)
-    logging._srcfile = None
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    try:
-        yield
-    finally:
-        logging._srcfile, logging.logProcesses, logging.logMultiprocessing = saved
+lean_process = cheap_log_records
+"""While open, log records are built without caller lookup or process names."""

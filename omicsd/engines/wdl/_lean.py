@@ -44,6 +44,8 @@ import WDL.runtime.task
 import WDL.runtime.workflow
 from WDL import Env, Value
 
+from omicsd._logging import cheap_log_records
+
 logger = logging.getLogger(__name__)
 
 LOG_FILE_HANDLERS = "LoggingFileHandler"
@@ -148,24 +150,6 @@ def lean_bookkeeping(*, keep_log_files: bool = False) -> Iterator[list[str]]:
     finally:
         for module, name, original in reversed(applied):
             setattr(module, name, original)
-
-
-@contextmanager
-def cheap_log_records() -> Iterator[None]:
-    """While open, log records skip what no omicsd handler prints: caller lookup and process names.
-
-    These are the switches the :mod:`logging` documentation names for this purpose (``logging._srcfile``,
-    ``logging.logProcesses``, ``logging.logMultiprocessing``); they are process-wide, and a driver process
-    runs one run.
-    """
-    saved = (logging._srcfile, logging.logProcesses, logging.logMultiprocessing)
-    logging._srcfile = None
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    try:
-        yield
-    finally:
-        logging._srcfile, logging.logProcesses, logging.logMultiprocessing = saved
 
 
 @contextmanager
