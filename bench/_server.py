@@ -117,11 +117,10 @@ class Server:
         """The server's warm-driver helpers (its children running ``omicsd.scheduler.forkserver``)."""
         if self.proc is None:
             return []
-        pid = self.proc.pid
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            return []
+        children: list[str] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):  # a helper is a child of whichever thread started it
+            with suppress(OSError):
+                children += (task / "children").read_text().split()
         found = []
         for child in children:
             with suppress(OSError):

@@ -1,9 +1,16 @@
-"""The capacity ledger's files: the lock, a cached read of the entries, the atomic rewrite.
+"""The capacity ledger's files: the lock, a cached read of the entries, the rewrite in place.
 
 Owns: holding ``ledger.lock`` (a per-process file description guarded by a thread lock, since threads
 sharing one ``flock`` would not exclude each other), parsing ``ledger.json`` only when it changed, telling
 which entries' owners still run (re-checking other processes at most every :data:`LIVENESS_TTL` seconds),
-and rewriting the file atomically.
+and rewriting the file.
+
+The file is rewritten in place (one ``pwrite`` of the whole document and its closing newline, then a
+truncate), never by a temporary file and a rename: every task start and end rewrites it, and a rename frees
+an inode each time, which on ext4 without a journal makes every later file creation on the same file system
+slower for minutes (the allocator skips recently freed inodes one by one). Only holders of the lock read or
+write it, so nobody sees a half-written document; a process killed between the write and the truncate leaves
+the old document's tail after the first newline, which the parser ignores.
 Must not: decide what fits (that is :mod:`omicsd.executors.capacity`, which re-exports
 :class:`Reservation`).
 """
@@ -52,11 +59,13 @@ class LedgerStore:
 
     def __init__(self, directory: Path, ledger_file: str, lock_file: str) -> None:
         self.path = directory / ledger_file
-        self._tmp = directory / f".{ledger_file}.tmp"
         self._lock_path = directory / lock_file
         self._thread_lock = threading.Lock()
         self._fd: int | None = None
         self._fd_pid = 0
+        self._file_fd: int | None = None
+        self._file_key: tuple[int, int] | None = None
+        self._file_pid = 0
         self._stat_key: tuple[int, int, int] | None = None
         self._trust_stat = False
         self._raw: bytes | None = None
@@ -95,18 +104,31 @@ class LedgerStore:
         return live
 
     def write(self, entries: list[Reservation]) -> None:
-        """Replace the ledger atomically with ``entries`` (call with the lock held)."""
-        data = json.dumps({"version": 1, "entries": [asdict(e) for e in entries]}).encode()
-        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        """Replace the ledger's entries with ``entries`` (call with the lock held)."""
+        data = json.dumps({"version": 1, "entries": [asdict(e) for e in entries]}).encode() + b"\n"
+        fd = self._writable()
+        written = os.pwrite(fd, data, 0)
+        if written != len(data):  # a short write to a regular file: the file system is full
+            raise OSError(f"short write to {self.path} ({written} of {len(data)} bytes)")
+        os.ftruncate(fd, len(data))
+        self._remember(os.fstat(fd), data, list(entries))
+
+    def _writable(self) -> int:
+        """This process's descriptor of the ledger file, reopened when the file was replaced or removed."""
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            stat = os.fstat(fd)
-        finally:
-            os.close(fd)
-        os.replace(self._tmp, self.path)
-        self._remember(stat, data, list(entries))
+            stat = os.stat(self.path)
+            key: tuple[int, int] | None = (stat.st_dev, stat.st_ino)
+        except FileNotFoundError:
+            key = None
+        if self._file_fd is not None and (self._file_key != key or self._file_pid != os.getpid()):
+            os.close(self._file_fd)
+            self._file_fd = None
+        if self._file_fd is None:
+            self._file_fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            stat = os.fstat(self._file_fd)
+            self._file_key = (stat.st_dev, stat.st_ino)
+            self._file_pid = os.getpid()
+        return self._file_fd
 
     def stat_key(self) -> tuple[int, int, int] | None:
         """``(inode, mtime_ns, size)`` of the ledger file now, or ``None`` when it does not exist."""
@@ -160,8 +182,9 @@ def _read_all(fd: int, size: int) -> bytes:
 
 
 def _parse(raw: bytes, path: Path) -> list[Reservation]:
+    """The entries of a ledger document: its first line (anything after the first newline is left over)."""
     try:
-        data: Any = json.loads(raw or b"{}")
+        data: Any = json.loads(raw.split(b"\n", 1)[0] or b"{}")
         items = data.get("entries", [])
     except (ValueError, AttributeError):
         logger.warning("capacity.ledger_corrupt path=%s", path)

@@ -1,11 +1,13 @@
-"""Network isolation for RESTRICTED task commands: an argv prefix that takes the network away.
+"""Network isolation for RESTRICTED task commands: how a command started here loses the network.
 
-Owns: choosing a mechanism — entering the process's shared empty namespace (:mod:`omicsd.executors.netns`,
-root only, about 2 ms per task), else a new namespace per task with bubblewrap ``--unshare-net`` or util-linux
-``unshare --net`` (with a user namespace when not root; 10-20 ms per task) — proving once that it works (a tiny
-probe whose result is cached), and failing closed with :class:`NetworkIsolationError` when isolation is
-requested but impossible.
-Must not: start task commands (the executor prepends the prefix) or decide which runs are RESTRICTED.
+Owns: choosing a mechanism — the process's shared empty namespace (:mod:`omicsd.executors.netns`, root only),
+entered by the spawning thread (:func:`network_isolation`, microseconds per task) or by an ``nsenter`` prefix
+(:func:`network_prefix`, one more exec), else a new namespace per task with bubblewrap ``--unshare-net`` or
+util-linux ``unshare --net`` (with a user namespace when not root; 10-20 ms per task) — proving once that it
+works (a tiny probe whose result is cached), and failing closed with :class:`NetworkIsolationError` when
+isolation is requested but impossible.
+Must not: start task commands (the executor does, through :class:`NetworkIsolation`) or decide which runs are
+RESTRICTED.
 
 Modes (setting ``executor.network_isolation``): ``auto`` (the shared namespace when it works, else bubblewrap,
 else ``unshare``), ``bwrap`` (a bubblewrap sandbox per task), ``unshare`` (the shared namespace, else ``unshare``
@@ -18,6 +20,9 @@ import logging
 import shutil
 import subprocess
 import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 
 from omicsd.errors import OmicsdError
 from omicsd.executors import netns
@@ -28,13 +33,51 @@ MODES = ("auto", "bwrap", "unshare", "none")
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[str, ...] | str] = {}
-_proven: dict[tuple[str, ...], bool] = {}
-"""Probe results of shared-namespace prefixes (one per namespace holder)."""
+_proven: dict[object, bool] = {}
+"""Probe results of shared namespaces: per ``nsenter`` prefix and per :class:`netns.ThreadNamespace`."""
 _warned_none = False
 
 
 class NetworkIsolationError(OmicsdError):
     """Network isolation was requested but this machine cannot provide it."""
+
+
+@dataclass(frozen=True)
+class NetworkIsolation:
+    """How the executor starts a command without the network: under :meth:`spawning`, as :meth:`argv`."""
+
+    prefix: tuple[str, ...] = ()
+    """Prepended to the command (a per-task namespace), or empty."""
+    namespace: netns.ThreadNamespace | None = None
+    """The shared namespace the spawning thread enters, or ``None``."""
+
+    def argv(self, command: Sequence[str]) -> list[str]:
+        """The command line to start."""
+        return [*self.prefix, *command]
+
+    def spawning(self) -> AbstractContextManager[None]:
+        """Hold this open around the fork: the calling thread is in the namespace meanwhile (if there is one)."""
+        return self.namespace.entered() if self.namespace is not None else nullcontext()
+
+
+NO_ISOLATION = NetworkIsolation()
+"""Commands keep the host network (VPC runs, or mode ``none``)."""
+
+
+def network_isolation(mode: str = "auto") -> NetworkIsolation:
+    """How to start a command in a network namespace with no usable interface.
+
+    The shared namespace entered by the spawning thread when it works (modes ``auto`` and ``unshare``), else
+    :func:`network_prefix`'s answer as a prefix.
+
+    Raises:
+        NetworkIsolationError: as :func:`network_prefix`.
+    """
+    if mode in ("auto", "unshare"):
+        namespace = netns.thread_namespace()
+        if namespace is not None and _works(namespace):
+            return NetworkIsolation(namespace=namespace)
+    return NetworkIsolation(prefix=network_prefix(mode))
 
 
 def network_prefix(mode: str = "auto") -> tuple[str, ...]:
@@ -70,16 +113,20 @@ def network_prefix(mode: str = "auto") -> tuple[str, ...]:
     return found
 
 
-def _works(prefix: tuple[str, ...]) -> bool:
+def _works(shared: tuple[str, ...] | netns.ThreadNamespace) -> bool:
+    """Whether the shared namespace (as a prefix, or entered by this thread) isolates (probed once each)."""
     with _lock:
-        if prefix not in _proven:
-            problem = _probe(prefix)
-            if problem is None:
-                logger.info("executor.network_isolation mode=shared prefix=%s", " ".join(prefix))
+        if shared not in _proven:
+            if isinstance(shared, tuple):
+                problem, shown = _probe(shared), " ".join(shared)
             else:
-                logger.info("executor.network_isolation_shared_failed %s: %s", " ".join(prefix), problem)
-            _proven[prefix] = problem is None
-        return _proven[prefix]
+                problem, shown = _probe((), shared), repr(shared)
+            if problem is None:
+                logger.info("executor.network_isolation mode=shared via=%s", shown)
+            else:
+                logger.info("executor.network_isolation_shared_failed %s: %s", shown, problem)
+            _proven[shared] = problem is None
+        return _proven[shared]
 
 
 def _candidates(mode: str) -> list[tuple[str, ...]]:
@@ -117,17 +164,18 @@ def _choose(mode: str) -> tuple[str, ...] | str:
     )
 
 
-def _probe(prefix: tuple[str, ...]) -> str | None:
-    """Run ``cat /proc/self/net/dev`` under ``prefix``: ``None`` when only a loopback is visible."""
+def _probe(prefix: tuple[str, ...], namespace: netns.ThreadNamespace | None = None) -> str | None:
+    """Run ``cat /proc/self/net/dev`` isolated that way: ``None`` when only a loopback is visible."""
     try:
-        done = subprocess.run(
-            [*prefix, "cat", "/proc/self/net/dev"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
+        with NetworkIsolation(prefix, namespace).spawning():
+            done = subprocess.run(
+                [*prefix, "cat", "/proc/self/net/dev"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+    except (OSError, subprocess.SubprocessError, netns.NamespaceError) as exc:
         return str(exc)
     if done.returncode != 0:
         return done.stderr.decode(errors="replace").strip() or f"exit status {done.returncode}"

@@ -27,7 +27,7 @@ from omicsd.executors import _proc
 from omicsd.executors._monitor import ProcessMonitor, Watch
 from omicsd.executors.base import TaskRequest, TaskResult
 from omicsd.executors.capacity import CapacityLedger, Reservation
-from omicsd.executors.isolation import network_prefix
+from omicsd.executors.isolation import NO_ISOLATION, NetworkIsolation, network_isolation
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class LocalExecutor:
             omicsd.errors.ValidationError: the request can never fit this machine or its pool.
             omicsd.executors.isolation.NetworkIsolationError: ``network=False`` but isolation is impossible.
         """
-        prefix = () if request.network else network_prefix(self.network_isolation)
+        isolation = NO_ISOLATION if request.network else network_isolation(self.network_isolation)
         self.ledger.check_fits(request.cpus, request.memory_bytes, request.gpus, request.pool)
         workspace = _Workspace.prepare(request)  # files and TMPDIR are made before the capacity is held
         try:
@@ -98,9 +98,7 @@ class LocalExecutor:
                 logger.info("task.cancelled_before_start name=%s", request.name)
                 return TaskResult(exit_status=128 + signal.SIGTERM, start_time=now, end_time=now, cancelled=True)
             try:
-                return self._run_reserved(
-                    request, reservation, workspace, [*prefix, *request.command], should_cancel, on_start
-                )
+                return self._run_reserved(request, reservation, workspace, isolation, should_cancel, on_start)
             finally:
                 self.ledger.release(reservation)
         finally:
@@ -111,14 +109,15 @@ class LocalExecutor:
         request: TaskRequest,
         reservation: Reservation,
         workspace: _Workspace,
-        argv: list[str],
+        isolation: NetworkIsolation,
         should_cancel: Callable[[], bool],
         on_start: Callable[[float], None] | None,
     ) -> TaskResult:
         env = workspace.env_for(request, reservation)
         start_time = time.time()
         try:
-            process = workspace.spawn(request, argv, env)
+            with isolation.spawning():
+                process = workspace.spawn(request, isolation.argv(request.command), env)
         except OSError as exc:
             _note_spawn_failure(request, exc)
             status = 126 if isinstance(exc, PermissionError) else 127

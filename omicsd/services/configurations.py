@@ -14,6 +14,7 @@ configuration named by a run is accepted as ACTIVE.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -62,6 +63,10 @@ class ConfigurationService:
         self.store = store
         self.arns = arns
         self.max_configurations = max_configurations
+        self._idle_until = 0.0
+        """:meth:`step` answers at once until then: nothing was CREATING and no configuration was created since."""
+        self._created = 0
+        """CreateConfiguration calls so far (a step that raced one does not rest)."""
 
     # -- CreateConfiguration ------------------------------------------------------------------------------
 
@@ -97,6 +102,8 @@ class ConfigurationService:
             return name
 
         create_once(self.store, "CreateConfiguration", caller.key, params.get("requestId"), params, insert)
+        self._created += 1
+        self._idle_until = 0.0
         return self._read(name)
 
     # -- read ---------------------------------------------------------------------------------------------
@@ -167,9 +174,19 @@ class ConfigurationService:
     # -- background step ----------------------------------------------------------------------------------
 
     def step(self) -> bool:
-        """Activate every CREATING configuration; returns whether there was any."""
+        """Activate every CREATING configuration; returns whether there was any.
+
+        The scheduler calls this every tick; after a look that found none it rests for
+        :data:`IDLE_RECHECK_SECONDS`, unless a configuration is created meanwhile (a configuration stored by
+        another server process is activated within that time, or at once by GetConfiguration).
+        """
+        if time.monotonic() < self._idle_until:
+            return False
+        created = self._created
         with self.store.read() as conn:
             names = repo.names_in_status(conn, _S.CREATING)
+        if not names and created == self._created:
+            self._idle_until = time.monotonic() + IDLE_RECHECK_SECONDS
         for name in names:
             self._activate(name)
         return bool(names)
@@ -261,3 +278,7 @@ class ConfigurationService:
         if not self.transition_in(conn, record, target):
             raise ConflictError(f"{record.label} changed while it was being deleted; retry")
         return replace(record, status=target)
+
+
+IDLE_RECHECK_SECONDS = 1.0
+"""How long :meth:`ConfigurationService.step` rests after finding nothing to activate."""

@@ -83,3 +83,36 @@ def test_a_corrupt_ledger_reads_as_empty(tmp_path: Path) -> None:
     store.path.write_text("{not json")
     with store.locked():
         assert store.live_entries(_own()) == []
+
+
+def test_rewrites_keep_the_file_and_free_no_inode(tmp_path: Path) -> None:
+    store = LedgerStore(tmp_path, "ledger.json", "ledger.lock")
+    with store.locked():
+        store.write([_entry("a", 1), _entry("b", 1)])
+    inode = os.stat(store.path).st_ino
+    with store.locked():
+        store.write([_entry("c", 2)])
+        assert [e.id for e in store.live_entries(_own())] == ["c"]
+    assert os.stat(store.path).st_ino == inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.json", "ledger.lock"]
+    assert store.path.read_bytes().endswith(b"}\n"), "the shorter document is not followed by the old tail"
+
+
+def test_the_tail_of_an_interrupted_rewrite_is_ignored(tmp_path: Path) -> None:
+    store = LedgerStore(tmp_path, "ledger.json", "ledger.lock")
+    short = json.dumps({"version": 1, "entries": [_entry("a", 1).__dict__ | {"gpu_ids": []}]}).encode() + b"\n"
+    store.path.write_bytes(short + b'ries": [{"id": "old"}]}')  # killed between the write and the truncate
+    with store.locked():
+        assert [e.id for e in store.live_entries(_own())] == ["a"]
+
+
+def test_a_replaced_file_is_written_again_not_the_old_one(tmp_path: Path) -> None:
+    store = LedgerStore(tmp_path, "ledger.json", "ledger.lock")
+    with store.locked():
+        store.write([_entry("a", 1)])
+    _foreign_write(store.path, [_entry("b", 1)])
+    with store.locked():
+        store.write([_entry("c", 1)])
+    other = LedgerStore(tmp_path, "ledger.json", "ledger.lock")
+    with other.locked():
+        assert [e.id for e in other.live_entries(_own())] == ["c"]

@@ -1,4 +1,4 @@
-"""The shared network namespace: one holder per process, loopback only, entered by nsenter, self-healing."""
+"""The shared network namespace: one holder per process, loopback only, entered by a spawning thread or by nsenter."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -23,6 +24,7 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(netns, "_holder", None)
     monkeypatch.setattr(netns, "_prefix", None)
     monkeypatch.setattr(netns, "_unavailable", False)
+    monkeypatch.setattr(netns, "_namespace", None)
     monkeypatch.setattr(isolation, "_cache", {})
     monkeypatch.setattr(isolation, "_proven", {})
     yield
@@ -86,6 +88,62 @@ def test_auto_isolation_prefers_the_shared_namespace() -> None:
     prefix = isolation.network_prefix("auto")
     assert _basename(prefix[0]) == "nsenter"
     assert isolation.network_prefix("bwrap") != prefix or shutil.which("bwrap") is None
+
+
+def test_a_spawning_thread_enters_the_namespace_and_returns() -> None:
+    namespace = netns.thread_namespace()
+    assert namespace is not None
+    host = os.readlink("/proc/self/ns/net")
+    seen: dict[str, object] = {}
+    inside = threading.Event()
+    checked = threading.Event()
+
+    def spawner() -> None:
+        with namespace.entered():
+            seen["thread"] = os.readlink("/proc/thread-self/ns/net")
+            seen["child"] = _interfaces(())
+            inside.set()
+            checked.wait(10)
+        seen["after"] = os.readlink("/proc/thread-self/ns/net")
+
+    thread = threading.Thread(target=spawner)
+    thread.start()
+    assert inside.wait(30)
+    others = _interfaces(())  # meanwhile, this thread (and so its children) keeps the host network
+    checked.set()
+    thread.join(30)
+    assert seen["child"] == ["lo"]
+    assert seen["thread"] != host and seen["after"] == host
+    assert os.readlink("/proc/thread-self/ns/net") == host
+    assert others == _host_interfaces()
+
+
+def test_the_namespace_outlives_its_holder() -> None:
+    namespace = netns.thread_namespace()
+    pid = netns.holder_pid()
+    assert namespace is not None and pid is not None
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 5
+    while netns.holder_pid() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert netns.thread_namespace() is namespace, "its descriptor keeps the namespace alive"
+    with namespace.entered():
+        assert _interfaces(()) == ["lo"]
+
+
+def test_auto_isolation_enters_the_namespace_from_the_spawning_thread() -> None:
+    chosen = isolation.network_isolation("auto")
+    assert chosen.namespace is netns.thread_namespace() and chosen.prefix == ()
+    assert chosen.argv(["true"]) == ["true"]
+    with chosen.spawning():
+        assert _interfaces(()) == ["lo"]
+    assert isolation.network_isolation("unshare").namespace is chosen.namespace
+    assert isolation.network_isolation("bwrap").namespace is None
+
+
+def _host_interfaces() -> list[str]:
+    lines = open("/proc/self/net/dev").read().splitlines()  # noqa: SIM115
+    return [line.split(":")[0].strip() for line in lines if ":" in line]
 
 
 def _basename(path: str) -> str:
