@@ -43,8 +43,18 @@ class Outcome:
         )
 
 
-def new_executor(spec: RunSpec) -> TaskExecutor:
-    """The executor the run's spec names, sharing the machine's capacity ledger."""
+TASK_TMP_DIR = "task-tmp"
+"""Directory of a run directory that holds the reusable ``TMPDIR`` directories of its task commands."""
+
+
+def new_executor(spec: RunSpec, run_dir: Path | None = None) -> TaskExecutor:
+    """The executor the run's spec names, sharing the machine's capacity ledger.
+
+    Args:
+        spec: the run.
+        run_dir: the run directory; task commands that bring no ``TMPDIR`` of their own then get reusable ones
+            under ``<run_dir>/task-tmp/`` (emptied after each attempt) instead of a new ``work/.tmp`` each.
+    """
     return registry.new(
         spec.executor.name,
         capacity_dir=Path(spec.capacity_dir),
@@ -52,6 +62,7 @@ def new_executor(spec: RunSpec) -> TaskExecutor:
         memory_bytes=spec.executor.memory_gib * GIB,
         gpus=spec.executor.gpus,
         network_isolation=spec.executor.network_isolation,
+        tmp_root=run_dir / TASK_TMP_DIR if run_dir is not None else None,
     )
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from omicsd.executors import _proc
 from omicsd.executors._monitor import ProcessMonitor, Watch
+from omicsd.executors._tmpdirs import TmpDirs
 from omicsd.executors.base import TaskRequest, TaskResult
 from omicsd.executors.capacity import CapacityLedger, Reservation
 from omicsd.executors.isolation import NO_ISOLATION, NetworkIsolation, network_isolation
@@ -50,6 +51,7 @@ class LocalExecutor:
         network_isolation: str = "auto",
         kill_grace: float = 2.0,
         sample_interval: float = 0.25,
+        tmp_root: Path | None = None,
     ) -> None:
         """Create an executor.
 
@@ -59,11 +61,15 @@ class LocalExecutor:
                 :mod:`omicsd.executors.isolation`).
             kill_grace: Seconds between SIGTERM and SIGKILL on cancel or timeout.
             sample_interval: Seconds between CPU/memory samples (and memory-limit checks).
+            tmp_root: Where the ``TMPDIR`` of a request that names none comes from: reusable directories
+                under it (see :mod:`omicsd.executors._tmpdirs`). ``None``: a ``.tmp`` directory in the request's
+                working directory, removed when the attempt ends.
         """
         self.ledger = ledger
         self.network_isolation = network_isolation
         self.kill_grace = kill_grace
         self.monitor = ProcessMonitor(sample_interval)
+        self.tmpdirs = TmpDirs(tmp_root) if tmp_root is not None else None
 
     def capacity(self) -> Mapping[str, int]:
         """The machine capacity this executor hands out."""
@@ -88,7 +94,7 @@ class LocalExecutor:
         """
         isolation = NO_ISOLATION if request.network else network_isolation(self.network_isolation)
         self.ledger.check_fits(request.cpus, request.memory_bytes, request.gpus, request.pool)
-        workspace = _Workspace.prepare(request)  # files and TMPDIR are made before the capacity is held
+        workspace = _Workspace.prepare(request, self.tmpdirs)  # files and TMPDIR are ready before capacity is held
         try:
             reservation = self.ledger.acquire(
                 request.cpus, request.memory_bytes, request.gpus, request.pool, should_cancel=should_cancel
@@ -102,7 +108,7 @@ class LocalExecutor:
             finally:
                 self.ledger.release(reservation)
         finally:
-            workspace.close()  # the TMPDIR is removed once the capacity is free again
+            workspace.close()  # the TMPDIR is emptied once the capacity is free again
 
     def _run_reserved(
         self,
@@ -225,25 +231,32 @@ class _Workspace:
 
     env: dict[str, str]
     own_tmp: Path | None
-    """The TMPDIR created for the task (``None`` when the request named one)."""
+    """The TMPDIR created for the task (``None`` when the request named one or it came from a pool)."""
+    pooled_tmp: tuple[TmpDirs, Path] | None = None
+    """The pool and the TMPDIR taken from it, given back on :meth:`close`."""
     files: list[int] = field(default_factory=list)
     """stdin (``/dev/null``), and stdout and stderr opened for appending."""
 
     @classmethod
-    def prepare(cls, request: TaskRequest) -> _Workspace:
-        """Build the environment, create the TMPDIR and open the output files."""
+    def prepare(cls, request: TaskRequest, tmpdirs: TmpDirs | None = None) -> _Workspace:
+        """Build the environment, provide the TMPDIR and open the output files."""
         env = {key: os.environ[key] for key in HOST_ENV_KEYS if key in os.environ}
         env.setdefault("PATH", os.defpath)
         env.setdefault("LANG", "C.UTF-8")
         env["HOME"] = str(request.cwd)
-        own_tmp: Path | None = None
-        if "TMPDIR" not in request.env:
-            own_tmp = request.cwd / ".tmp"
-            env["TMPDIR"] = str(own_tmp)
-        env.update(request.env)
-        workspace = cls(env, own_tmp)
+        workspace = cls(env, None)
         try:
-            Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+            if "TMPDIR" in request.env:
+                Path(request.env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+            elif tmpdirs is not None:
+                tmp = tmpdirs.take()
+                workspace.pooled_tmp = (tmpdirs, tmp)
+                env["TMPDIR"] = str(tmp)
+            else:
+                workspace.own_tmp = request.cwd / ".tmp"
+                workspace.own_tmp.mkdir(parents=True, exist_ok=True)
+                env["TMPDIR"] = str(workspace.own_tmp)
+            env.update(request.env)
             workspace.files.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
             for path in (request.stdout_path, request.stderr_path):
                 workspace.files.append(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666))
@@ -275,11 +288,14 @@ class _Workspace:
         )
 
     def close(self) -> None:
-        """Close the files and remove the TMPDIR omicsd created (after the capacity is released)."""
+        """Close the files and remove (or empty and give back) the TMPDIR omicsd provided."""
         files, self.files = self.files, []
         for fd in files:
             os.close(fd)
         _remove_tmp(self.own_tmp)
+        pooled, self.pooled_tmp = self.pooled_tmp, None
+        if pooled is not None:
+            pooled[0].give_back(pooled[1])
 
 
 def _note_spawn_failure(request: TaskRequest, exc: OSError) -> None:

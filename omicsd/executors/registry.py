@@ -22,6 +22,7 @@ def new(
     memory_bytes: int = 0,
     gpus: int = 0,
     network_isolation: str = "auto",
+    tmp_root: Path | None = None,
 ) -> TaskExecutor:
     """Create the executor called ``name``.
 
@@ -32,6 +33,8 @@ def new(
         memory_bytes: Memory to hand out; 0 detects the machine's.
         gpus: GPUs to hand out.
         network_isolation: ``auto``, ``bwrap``, ``unshare`` or ``none``.
+        tmp_root: Directory of reusable task ``TMPDIR`` directories (``None``: one per attempt, in its
+            working directory).
 
     Raises:
         NotSupportedError: ``slurm`` (not implemented yet).
@@ -42,7 +45,7 @@ def new(
         from omicsd.executors.local import LocalExecutor
 
         ledger = CapacityLedger(capacity_dir, cpus=cpus, memory_bytes=memory_bytes, gpus=gpus)
-        return LocalExecutor(ledger, network_isolation=network_isolation)
+        return LocalExecutor(ledger, network_isolation=network_isolation, tmp_root=tmp_root)
     if name == "slurm":
         raise NotSupportedError("The slurm executor is not available yet; use executor.name = 'local'.")
     raise ValidationError(f"Unknown executor {name!r}; expected one of {', '.join(NAMES)}.")

@@ -85,7 +85,7 @@ class CwlRun:
         self.run_dir = run_dir
         self.emit = emit
         self.cwl_root = run_dir / CWL_DIR
-        executor = new_executor(spec)
+        executor = new_executor(spec, run_dir)
         self.logs = _runlogs.RunLogs(spec)
         self.ctx = RunContext(
             spec, emit=emit, executor=executor, tasks_root=self.cwl_root / "tasks", follow_logs=self.logs.follow_task

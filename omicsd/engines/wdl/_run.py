@@ -41,6 +41,7 @@ from omicsd.engines.spec import RunSpec
 from omicsd.engines.wdl import _context
 from omicsd.engines.wdl._config import memoized_plugin_lookups, miniwdl_config
 from omicsd.engines.wdl._lean import lean_run
+from omicsd.engines.wdl._stdlib import lazy_task_stdlibs
 from omicsd.engines.wdl._values import (
     WorkflowError,
     load_executable,
@@ -82,7 +83,7 @@ class WdlRun:
         self.spec = spec
         self.run_dir = run_dir
         self.emit = emit
-        executor = new_executor(spec)
+        executor = new_executor(spec, run_dir)
         self.logs = _runlogs.RunLogs(spec)
         self.ctx = _context.DriverContext(
             spec,
@@ -169,6 +170,7 @@ class WdlRun:
         with (
             memoized_plugin_lookups(),
             lean_run(keep_log_files=self.logs.level is None),
+            lazy_task_stdlibs(),
             tracking_calls(),
             OmicsdCallCache(cfg, logging.getLogger("wdl")) as call_cache,
         ):
