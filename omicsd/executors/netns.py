@@ -9,62 +9,67 @@ spawning thread costs two ``setns`` calls (microseconds). A driver process runs 
 that run's namespace: they have a loopback interface and nothing else, as with bubblewrap, and never see another
 run's.
 
-A network namespace belongs to a thread, not to a process: ``setns`` moves only the calling thread, and a child
-forked by that thread starts in the thread's namespace. :meth:`ThreadNamespace.entered` relies on exactly that,
-and puts the thread back into the namespace it came from before it returns.
+A network namespace belongs to a thread, not to a process: ``unshare`` and ``setns`` move only the calling
+thread, and a child forked by that thread starts in the thread's namespace. The namespace is made once per
+process by a short-lived thread that leaves the host's namespace (``unshare(CLONE_NEWNET)``), brings the new
+namespace's loopback up (as bubblewrap does, so tasks may still talk to themselves on 127.0.0.1), keeps a file
+descriptor of it and ends. That descriptor keeps the namespace alive exactly as long as this process, and
+``/proc/<pid>/fd/<n>`` names it for ``nsenter``. :meth:`ThreadNamespace.entered` puts a spawning thread into it
+and back into the namespace the thread came from.
 
-The namespace is held by a small helper process (:mod:`omicsd.executors._netns_holder`) started on first use.
-The helper reads a pipe whose other end only this process holds, so it exits when this process exits, however
-that happens. When the helper is found dead, the next call starts another one.
-
-Needs root (``setns`` into a network namespace needs ``CAP_SYS_ADMIN``); :func:`shared_prefix` also needs
-util-linux ``nsenter``. Otherwise both answer ``None`` and :mod:`omicsd.executors.isolation` uses a per-task
-mechanism.
-Must not: decide which commands are isolated, or probe that the namespace works (the isolation module does).
+Needs root (``CAP_SYS_ADMIN``); :func:`shared_prefix` also needs util-linux ``nsenter``. Otherwise both answer
+``None`` and :mod:`omicsd.executors.isolation` uses a per-task mechanism.
+Must not: decide which commands are isolated, or probe that commands started this way are isolated (the
+isolation module does).
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import logging
 import os
 import shutil
-import subprocess
-import sys
+import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from omicsd.errors import OmicsdError
 
 logger = logging.getLogger(__name__)
 
-HOLDER = Path(__file__).with_name("_netns_holder.py")
-READY_TIMEOUT = 10.0
+CLONE_NEWNET = 0x40000000
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+_IFREQ = "16sH14s"
 
 _lock = threading.Lock()
-_holder: subprocess.Popen[bytes] | None = None
-_prefix: tuple[str, ...] | None = None
-_unavailable = False
-"""Set once starting a holder failed or cannot work here (not root): not tried again."""
 _namespace: ThreadNamespace | None = None
-
-CLONE_NEWNET = 0x40000000
+_failed_in: int | None = None
+"""The pid of a process where making the namespace failed (not tried again there)."""
 
 
 class NamespaceError(OmicsdError):
-    """A thread could not enter the shared namespace, or could not return from it."""
+    """A namespace could not be made, or a thread could not enter it or return from it."""
 
 
 class ThreadNamespace:
-    """The shared namespace, entered by the calling thread only (see the module docstring)."""
+    """This process's empty network namespace, entered by one calling thread at a time (see the module docstring)."""
 
-    def __init__(self, holder_pid: int) -> None:
-        self.holder_pid = holder_pid
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        """Keeps the namespace alive for the life of this process."""
         self.owner_pid = os.getpid()
-        self._fd = os.open(f"/proc/{holder_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        """Keeps the namespace itself alive for as long as this object is in use, even past its holder."""
+        self.nsenter_prefix: tuple[str, ...] | None = None
+        """:func:`shared_prefix`'s answer, once asked."""
+
+    @property
+    def path(self) -> str:
+        """A path that names the namespace for other programs (``nsenter --net=PATH``)."""
+        return f"/proc/{self.owner_pid}/fd/{self.fd}"
 
     @contextmanager
     def entered(self) -> Iterator[None]:
@@ -76,7 +81,7 @@ class ThreadNamespace:
         """
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(self._fd, "enter the shared network namespace")
+            _setns(self.fd, "enter the shared network namespace")
             try:
                 yield
             finally:
@@ -85,121 +90,96 @@ class ThreadNamespace:
             os.close(own)
 
     def __repr__(self) -> str:
-        return f"ThreadNamespace(holder_pid={self.holder_pid})"
+        return f"ThreadNamespace(path={self.path!r})"
 
 
 def thread_namespace() -> ThreadNamespace | None:
-    """This process's namespace for spawning threads to enter, or ``None`` when unavailable.
-
-    Made once per process: its file descriptor keeps the namespace alive even if the holder dies later.
-    """
-    global _namespace
+    """This process's namespace (made on first use), or ``None`` when it cannot be made here."""
+    global _namespace, _failed_in
     with _lock:
-        if _namespace is None or _namespace.owner_pid != os.getpid():  # a forked child gets its own
-            holder = _live_holder()
-            if holder is None or _SETNS is None:
-                return None
-            try:
-                _namespace = ThreadNamespace(holder.pid)
-            except OSError as exn:
-                logger.info("executor.netns_unavailable: %s", exn)
-                return None
+        pid = os.getpid()
+        if _namespace is not None and _namespace.owner_pid == pid:
+            return _namespace
+        if _failed_in == pid or _SETNS is None or _UNSHARE is None or os.geteuid() != 0:
+            return None
+        try:
+            _namespace = ThreadNamespace(_make())  # a forked child makes its own: never its parent's runs'
+        except (OSError, NamespaceError) as exn:
+            logger.info("executor.netns_unavailable: %s", exn)
+            _failed_in = pid
+            return None
+        logger.debug("executor.netns_made path=%s", _namespace.path)
         return _namespace
 
 
 def shared_prefix() -> tuple[str, ...] | None:
-    """``nsenter --net=/proc/<holder>/ns/net --`` for this process's namespace, or ``None`` when unavailable."""
-    global _prefix
-    with _lock:
-        holder = _live_holder()
-        nsenter = shutil.which("nsenter")
-        if holder is None or nsenter is None:
-            return None
-        if _prefix is None or _prefix[1] != f"--net=/proc/{holder.pid}/ns/net":
-            _prefix = (nsenter, f"--net=/proc/{holder.pid}/ns/net", "--")
-        return _prefix
-
-
-def _live_holder() -> subprocess.Popen[bytes] | None:
-    """The running holder, started (again) when needed; call with ``_lock`` held."""
-    global _holder, _unavailable
-    if _unavailable:
+    """``nsenter --net=<namespace> --`` for this process's namespace, or ``None`` when unavailable."""
+    nsenter = shutil.which("nsenter")
+    namespace = thread_namespace() if nsenter is not None else None
+    if nsenter is None or namespace is None:
         return None
-    if _holder is None or _holder.poll() is not None:
-        _holder = _start() if os.geteuid() == 0 else None
-        _unavailable = _holder is None
-    return _holder
+    if namespace.nsenter_prefix is None:
+        namespace.nsenter_prefix = (nsenter, f"--net={namespace.path}", "--")
+    return namespace.nsenter_prefix
 
 
-def holder_pid() -> int | None:
-    """The pid of this process's namespace holder, if one runs."""
-    with _lock:
-        return _holder.pid if _holder is not None and _holder.poll() is None else None
+def _make() -> int:
+    """Make the namespace in a thread of its own; returns a descriptor of it."""
+    made: list[int] = []
+    failed: list[BaseException] = []
+
+    def leave_and_come_back() -> None:
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _unshare()
+            try:
+                fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                made.append(fd)
+                _loopback_up()
+            finally:
+                _setns(own, "return to the host's network namespace")  # the thread ends next in any case
+        except BaseException as exn:
+            failed.append(exn)
+        finally:
+            os.close(own)
+
+    maker = threading.Thread(target=leave_and_come_back, name="omicsd-netns", daemon=True)
+    maker.start()
+    maker.join()
+    if failed:
+        for fd in made:
+            os.close(fd)
+        raise failed[0]
+    return made[0]
 
 
-def _start() -> subprocess.Popen[bytes] | None:
+def _loopback_up() -> None:
+    """Bring ``lo`` up in the calling thread's namespace."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        current = fcntl.ioctl(sock, _SIOCGIFFLAGS, struct.pack(_IFREQ, b"lo", 0, b""))
+        flags = struct.unpack(_IFREQ, current)[1]
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack(_IFREQ, b"lo", flags | _IFF_UP, b""))
+
+
+def _libc_call(name: str) -> Callable[..., int] | None:
     try:
-        holder = subprocess.Popen(
-            [sys.executable, "-S", str(HOLDER)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            close_fds=True,
-        )
-    except OSError as exn:
-        logger.info("executor.netns_unavailable: %s", exn)
-        return None
-    assert holder.stdout is not None
-    line = _read_line(holder, READY_TIMEOUT)
-    if line != "ready":
-        logger.info("executor.netns_unavailable: %s", line or "the holder did not start")
-        holder.kill()
-        holder.wait()
-        return None
-    holder.stdout.close()
-    logger.debug("executor.netns_started pid=%d", holder.pid)
-    return holder
-
-
-def _read_line(holder: subprocess.Popen[bytes], timeout: float) -> str:
-    found: list[str] = []
-    assert holder.stdout is not None
-    stdout = holder.stdout
-    reader = threading.Thread(target=lambda: found.append(stdout.readline().decode(errors="replace").strip()))
-    reader.daemon = True
-    reader.start()
-    reader.join(timeout)
-    return found[0] if found else ""
-
-
-def _setns_function() -> Callable[[int, int], int] | None:
-    """``setns(fd, nstype)`` returning 0 or -1 (errno set): ``os.setns`` from Python 3.12, else libc's."""
-    native = getattr(os, "setns", None)
-    if native is not None:
-
-        def call(fd: int, nstype: int) -> int:
-            native(fd, nstype)
-            return 0
-
-        return call
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        function: Callable[[int, int], int] = libc.setns
+        function: Callable[..., int] = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (OSError, AttributeError):
         return None
     return function
 
 
-_SETNS = _setns_function()
+_SETNS = _libc_call("setns")
+_UNSHARE = _libc_call("unshare")
+
+
+def _unshare() -> None:
+    if _UNSHARE is None or _UNSHARE(CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise NamespaceError(f"unshare(CLONE_NEWNET): {os.strerror(errno) if errno else 'not available'}")
 
 
 def _setns(fd: int, action: str) -> None:
-    if _SETNS is None:
-        raise NamespaceError(f"cannot {action}: setns is not available")
-    try:
-        failed = _SETNS(fd, CLONE_NEWNET) != 0
+    if _SETNS is None or _SETNS(fd, CLONE_NEWNET) != 0:
         errno = ctypes.get_errno()
-    except OSError as exn:
-        raise NamespaceError(f"cannot {action}: {exn}") from exn
-    if failed:
-        raise NamespaceError(f"cannot {action}: {os.strerror(errno)}")
+        raise NamespaceError(f"cannot {action}: {os.strerror(errno) if errno else 'setns is not available'}")

@@ -14,9 +14,8 @@ from omicsd.executors.isolation import NetworkIsolationError, network_prefix
 def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(isolation, "_cache", {})
     monkeypatch.setattr(isolation, "_proven", {})
-    monkeypatch.setattr(netns, "_holder", None)
-    monkeypatch.setattr(netns, "_prefix", None)
-    monkeypatch.setattr(netns, "_unavailable", False)
+    monkeypatch.setattr(netns, "_namespace", None)
+    monkeypatch.setattr(netns, "_failed_in", None)
 
 
 def test_none_means_no_prefix() -> None:
