@@ -74,25 +74,50 @@ def atomic_writer(path: Path, *, remember_etag: bool = True) -> Iterator[Hashing
 
 def place_copy(src: Path, dest: Path, *, link: bool) -> None:
     """Make ``dest`` a copy of ``src``: a hard link when allowed, else a reflink, else a byte copy."""
+    if link and _link_into_place(src, dest):
+        return
     fd, tmp = _mkstemp(dest.parent)
     os.fchmod(fd, 0o644)
     os.close(fd)
     try:
-        if link:
-            os.unlink(tmp)
-            try:
-                os.link(src, tmp)
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES):
-                    raise
-                _clone_or_copy(src, Path(tmp))
-        else:
-            _clone_or_copy(src, Path(tmp))
+        _clone_or_copy(src, Path(tmp))
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _link_into_place(src: Path, dest: Path) -> bool:
+    """Hard-link ``src`` to ``dest`` through a temporary name (replacing ``dest``); ``False`` when links cannot work.
+
+    The temporary name is linked directly (no placeholder file is made and removed first, which would cost an
+    inode allocation and free for every object).
+    """
+    directory = dest.parent
+    for _ in range(100):
+        tmp = directory / f"{TEMP_PREFIX}{os.urandom(6).hex()}"
+        try:
+            os.link(src, tmp)
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            if not os.path.exists(src):
+                raise
+            directory.mkdir(parents=True, exist_ok=True)  # pruned by a delete meanwhile
+            continue
+        except OSError as exc:
+            if exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES):
+                return False
+            raise
+        try:
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return True
+    raise FileExistsError(f"no free temporary name in {directory}")
 
 
 def etag_of(path: Path, *, persist: bool) -> str:

@@ -74,8 +74,12 @@ class ObjectStore(Protocol):
         """
         ...
 
-    def upload(self, src: Path, uri: str) -> builtins.list[ObjectInfo]:
-        """Store a file as one object, or a directory recursively under the prefix ``uri``."""
+    def upload(self, src: Path, uri: str, link: bool = False) -> builtins.list[ObjectInfo]:
+        """Store a file as one object, or a directory recursively under the prefix ``uri``.
+
+        ``link=True`` allows a hard link into a local bucket when both share a file system; only use it when
+        nothing will write to ``src`` any more (the object shares its content).
+        """
         ...
 
     def list(self, prefix_uri: str) -> Iterator[ObjectInfo]:

@@ -161,11 +161,11 @@ def export_outputs(
 def _export(store: ObjectStore, value: Any, prefix: str) -> Any:
     if isinstance(value, LocalFile):
         uri = f"{prefix}/{os.path.basename(value.path)}"
-        store.upload(Path(value.path), uri)
+        store.upload(Path(value.path), uri, link=True)  # the run is over: nothing writes its files any more
         return uri
     if isinstance(value, LocalDirectory):
         uri = f"{prefix}/{os.path.basename(value.path.rstrip('/'))}/"
-        store.upload(Path(value.path), uri)
+        store.upload(Path(value.path), uri, link=True)
         return uri
     if isinstance(value, list | tuple):
         return [_export(store, item, f"{prefix}/{i}") for i, item in enumerate(value)]

@@ -1,5 +1,7 @@
+import errno
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -147,3 +149,29 @@ def test_export_failure(store, tmp_path):
         export_outputs(store, "s3://out/run", "wf", {"gone": LocalFile(str(tmp_path / "missing.txt"))})
     assert info.value.failure_reason == "EXPORT_FAILED"
     assert not store.exists("s3://out/run/logs/outputs.json")
+
+
+def test_exported_files_share_the_task_files_content_without_a_copy(store, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a.txt").write_text("A")
+    summary, _ = export_outputs(store, "s3://out/run", "wf", {"single": LocalFile(str(work / "a.txt"))})
+    exported = store.root / "out" / "run" / "out" / "single" / "a.txt"
+    assert exported.stat().st_ino == (work / "a.txt").stat().st_ino, "same file system: a hard link"
+    assert sorted(p.name for p in exported.parent.iterdir()) == ["a.txt"], "no temporary name left behind"
+    assert store.head(summary["wf.single"]).etag == '"7fc56270e7a70fa81a5935b72eacbe29"'
+
+
+def test_export_copies_when_a_link_cannot_be_made(store, tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a.txt").write_text("A")
+
+    def cross_device(src, dst, *args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    export_outputs(store, "s3://out/run", "wf", {"single": LocalFile(str(work / "a.txt"))})
+    exported = store.root / "out" / "run" / "out" / "single" / "a.txt"
+    assert exported.read_text() == "A" and exported.stat().st_ino != (work / "a.txt").stat().st_ino
+    assert sorted(p.name for p in exported.parent.iterdir()) == ["a.txt"]
