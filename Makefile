@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install dev run test lint typecheck imports unit bench clean system-deps
+.PHONY: install dev run test lint typecheck imports unit bench clean system-deps bytecode
 
 ## install: create .venv and install omicsd with its runtime dependencies (and the system packages it uses)
 install: $(VENV)/.installed
@@ -23,8 +23,13 @@ $(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
+## bytecode: compile omicsd's modules ahead (an editable install gets no .pyc, and with PYTHONDONTWRITEBYTECODE
+## set every engine driver started without the warm helpers would compile them again)
+bytecode: install
+	@$(BIN)/python -m compileall -q omicsd >/dev/null
+
 ## run: install, then serve on the embedded defaults (127.0.0.1:8765, data in ./.omicsd, SQLite)
-run: install
+run: install bytecode
 	$(BIN)/omicsd serve
 
 ## test: lint, type check, import contracts and the whole test suite (SQLite and PostgreSQL)
@@ -40,11 +45,11 @@ typecheck: dev
 imports: dev
 	$(BIN)/lint-imports
 
-unit: dev
+unit: dev bytecode
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## bench: the benchmark suite (see bench/README.md)
-bench: dev
+bench: dev bytecode
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 system-deps:

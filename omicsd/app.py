@@ -45,6 +45,10 @@ from omicsd.store import workflows as workflow_store
 
 logger = logging.getLogger(__name__)
 
+INLINE_OPERATIONS = frozenset({"GetRun"})
+"""Operations answered on the event loop when the store allows it (one prepared read each; see
+:class:`omicsd.protocol.asgi.InlineReads`). GetRun is what clients poll while they wait for a run."""
+
 Scope = dict[str, Any]
 
 
@@ -146,6 +150,7 @@ class OmicsdApp:
     def __init__(self, settings: Settings, services: Services) -> None:
         self.settings = settings
         self.services = services
+        store = services.runs.store
         self.api = asgi.new(
             model=wire_model.load("omics"),
             handlers=build_handlers(services),
@@ -154,6 +159,7 @@ class OmicsdApp:
                 asgi.ServiceBinding(wire_model.load("logs"), logs_handlers.handlers(services.logs)),
                 asgi.ServiceBinding(wire_model.load("pricing"), pricing_handlers.handlers(services.pricing)),
             ],
+            inline=asgi.InlineReads(INLINE_OPERATIONS, store.inline_reads) if store.supports_inline_reads else None,
         )
         self.exports = exports.router(services)
         self.scheduler = build_scheduler(settings, services) if settings.server.scheduler else None

@@ -76,6 +76,13 @@ class NotSupportedError(OmicsdError):
     code = "NotSupportedOperationException"
 
 
+class WouldBlockError(OmicsdError):
+    """The call would have to wait (for a lock or a connection) where waiting is not allowed; run it elsewhere.
+
+    Raised only inside :meth:`omicsd.store.Store.inline_reads`; never reaches a client.
+    """
+
+
 class DefinitionError(OmicsdError):
     """The workflow definition could not be read or parsed.
 

@@ -3,7 +3,8 @@
 Owns: the request life cycle — read the body, pick the operation (rest-json: method + raw path through the
 route table; json-1.x: the ``X-Amz-Target`` header), refuse operations without a handler
 (``NotSupportedOperationException``), parse and validate the input, run the handler and serialize its output
-in a worker thread (:class:`~omicsd.protocol.workers.WorkerPool`), render any error — and the
+in a worker thread (:class:`~omicsd.protocol.workers.WorkerPool`) or, for the short reads named in
+:class:`InlineReads`, on the event loop itself, render any error — and the
 ``x-amzn-RequestId`` / ``Content-Length`` headers on every response. One rest-json service (omics) and any
 number of json-1.x services (CloudWatch Logs, Pricing, dispatched by target prefix) share one port.
 
@@ -17,11 +18,12 @@ import logging
 import random
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from omicsd.errors import NotSupportedError
+from omicsd.errors import NotSupportedError, WouldBlockError
 from omicsd.protocol._shapes import Compiler
 from omicsd.protocol._types import Handler, Receive, RequestContext, Scope, Send
 from omicsd.protocol.errors import ErrorRenderer, UnknownOperationError
@@ -46,6 +48,21 @@ class ServiceBinding:
     """Handlers keyed by operation name; operations without one answer NotSupportedOperationException."""
 
 
+@dataclass(frozen=True, slots=True)
+class InlineReads:
+    """Operations answered on the event loop itself, skipping the hand-off to a worker thread.
+
+    Handing a call to a worker thread and its result back costs two thread switches and the hand-offs of the
+    interpreter lock between them, which for GetRun was more than a third of the server's time per request.
+    A short read needs none of that, provided it can never wait: ``context`` (the store's ``inline_reads``)
+    makes every wait raise :class:`~omicsd.errors.WouldBlockError`, and the call is then run again on a
+    worker thread, as every other call is. Name only read-only operations: an inline call may run twice.
+    """
+
+    operations: frozenset[str]
+    context: Callable[[], AbstractContextManager[object]]
+
+
 def new(
     *,
     model: ServiceModel,
@@ -53,6 +70,7 @@ def new(
     strict: bool = False,
     json_services: Sequence[ServiceBinding] = (),
     max_threads: int | None = None,
+    inline: InlineReads | None = None,
 ) -> ProtocolApp:
     """Build the ASGI application.
 
@@ -63,11 +81,14 @@ def new(
         json_services: json-1.x services served on the same port, dispatched by ``X-Amz-Target`` prefix.
         max_threads: Hard cap on handlers running at once (default 40); normally fewer run at once, see
             :mod:`omicsd.protocol.workers`.
+        inline: Read operations answered on the event loop (see :class:`InlineReads`); ``None``: none.
 
     Returns:
         The ASGI callable.
     """
-    return ProtocolApp(ServiceBinding(model, handlers), json_services, strict=strict, max_threads=max_threads)
+    return ProtocolApp(
+        ServiceBinding(model, handlers), json_services, strict=strict, max_threads=max_threads, inline=inline
+    )
 
 
 class ProtocolApp:
@@ -80,6 +101,7 @@ class ProtocolApp:
         *,
         strict: bool = False,
         max_threads: int | None = None,
+        inline: InlineReads | None = None,
     ) -> None:
         """Compile every operation's plans up front; see :func:`new`."""
         if rest.model.protocol != "rest-json":
@@ -93,6 +115,7 @@ class ProtocolApp:
                 raise ValueError(f"{binding.model.service_name} is {binding.model.protocol}, not json")
             self._targets[binding.model.metadata["targetPrefix"]] = _Service(binding)
         self.workers = WorkerPool(max_threads or DEFAULT_MAX_THREADS, name="omicsd-handler")
+        self.inline = inline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection scope (``http``; ``lifespan`` is acknowledged)."""
@@ -150,6 +173,12 @@ class ProtocolApp:
             def call() -> HttpResponse:
                 return serialize(plan, handler(ctx, params), strict=strict)
 
+            if self.inline is not None and operation in self.inline.operations and service is self._rest:
+                try:
+                    with self.inline.context():
+                        return call(), operation
+                except WouldBlockError:
+                    pass  # it would have to wait: a worker thread runs it
             return await self.workers.run(call), operation
         except Exception as exc:
             return service.errors.render(exc), operation

@@ -144,8 +144,7 @@ class RunService:
             NotFoundError: no live run with this ID.
         """
         arn = self.arns.of("run", run_id)
-        with self.store.read() as conn:
-            found = repo.get_with_tags(conn, run_id, arn)
+        found = repo.read_with_tags(self.store, run_id, arn)
         if found is None:
             raise NotFoundError(f"Run {run_id} not found")
         return RunView(found[0], arn, found[1])

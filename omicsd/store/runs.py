@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from omicsd.domain.run_groups import QUEUED_FIELDS, QueuedRun
 from omicsd.domain.runs import STATE_FIELDS, SUMMARY_FIELDS, RunRecord, RunState, RunSummary
 from omicsd.domain.states import RunStatus
+from omicsd.store import Store
 from omicsd.store._rows import to_record, to_values
 from omicsd.store.tables import runs, tags
 
@@ -59,7 +60,15 @@ def get(conn: Connection, run_id: str) -> RunRecord | None:
 
 def get_with_tags(conn: Connection, run_id: str, arn: str) -> tuple[RunRecord, dict[str, str]] | None:
     """A live run and the tags of ``arn`` (its ARN) in one statement, or ``None``."""
-    rows = conn.execute(_GET_WITH_TAGS, {"run_id": run_id, "arn": arn}).all()
+    return _with_tags(conn.execute(_GET_WITH_TAGS, {"run_id": run_id, "arn": arn}).all())
+
+
+def read_with_tags(store: Store, run_id: str, arn: str) -> tuple[RunRecord, dict[str, str]] | None:
+    """:func:`get_with_tags` as a statement of its own, outside any transaction (GetRun's fast path)."""
+    return _with_tags(store.prepared(_GET_WITH_TAGS).rows(run_id=run_id, arn=arn))
+
+
+def _with_tags(rows: Sequence[Sequence[Any]]) -> tuple[RunRecord, dict[str, str]] | None:
     if not rows:
         return None
     values = list(rows[0][:_RECORD_WIDTH])

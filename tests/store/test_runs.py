@@ -53,6 +53,30 @@ def test_get_with_tags(db_url: str) -> None:
         store.close()
 
 
+def test_read_with_tags_outside_a_transaction_matches(db_url: str) -> None:
+    store = open_store(db_url)
+    try:
+        when = T0 + timedelta(hours=1, microseconds=123)
+        with store.write() as conn:
+            repo.insert(conn, _run("1000001", 0, name="tagged", parameters={"x": [1, "y"]}, start_time=when))
+            repo.insert(conn, _run("1000002", 1, status=RunStatus.DELETED))
+            tag_store.replace(conn, ARN.format("1000001"), {"a": "1", "b": "2"})
+        with store.read() as conn:
+            expected = repo.get_with_tags(conn, "1000001", ARN.format("1000001"))
+        assert repo.read_with_tags(store, "1000001", ARN.format("1000001")) == expected
+        assert expected is not None and expected[0].start_time == when and expected[0].status is RunStatus.PENDING
+        assert repo.read_with_tags(store, "1000002", ARN.format("1000002")) is None, "a tombstone is hidden"
+        assert repo.read_with_tags(store, "9999999", ARN.format("9999999")) is None
+        with store.write() as conn:  # a later write is seen: nothing is cached but the compiled statement
+            tag_store.replace(conn, ARN.format("1000001"), {})
+            repo.update(conn, "1000001", {"status": RunStatus.RUNNING.value})
+        found = repo.read_with_tags(store, "1000001", ARN.format("1000001"))
+        assert found is not None and found[1] == {} and found[0].status is RunStatus.RUNNING
+        assert store.prepared(repo._GET_WITH_TAGS) is store.prepared(repo._GET_WITH_TAGS)
+    finally:
+        store.close()
+
+
 def test_list_summaries_match_full_records_and_hide_tombstones(db_url: str) -> None:
     store = open_store(db_url)
     try:
