@@ -72,10 +72,14 @@ def atomic_writer(path: Path, *, remember_etag: bool = True) -> Iterator[Hashing
     _remember(path, os.stat(path), etag)
 
 
-def place_copy(src: Path, dest: Path, *, link: bool) -> None:
-    """Make ``dest`` a copy of ``src``: a hard link when allowed, else a reflink, else a byte copy."""
+def place_copy(src: Path, dest: Path, *, link: bool) -> bool:
+    """Make ``dest`` a copy of ``src``: a hard link when allowed, else a reflink, else a byte copy.
+
+    Returns:
+        Whether ``dest`` is a hard link of ``src``.
+    """
     if link and _link_into_place(src, dest):
-        return
+        return True
     fd, tmp = _mkstemp(dest.parent)
     os.fchmod(fd, 0o644)
     os.close(fd)
@@ -86,6 +90,7 @@ def place_copy(src: Path, dest: Path, *, link: bool) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return False
 
 
 def _link_into_place(src: Path, dest: Path) -> bool:
@@ -122,24 +127,28 @@ def _link_into_place(src: Path, dest: Path) -> bool:
 
 def etag_of(path: Path, *, persist: bool) -> str:
     """The S3 ETag of a file: cached in memory, then in its xattr, else computed (and cached)."""
+    return stat_and_etag(path, persist=persist)[1]
+
+
+def stat_and_etag(path: Path, *, persist: bool) -> tuple[os.stat_result, str]:
+    """:func:`etag_of`, with the ``stat`` it was taken for."""
     stat = os.stat(path)
     key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
-            return _cache[key]
+            return stat, _cache[key]
     etag = _read_xattr(path, stat)
     if etag is None:
         md5 = hashlib.md5(usedforsecurity=False)
         with open(path, "rb") as handle:
             while chunk := handle.read(_CHUNK):
                 md5.update(chunk)
-        etag = f'"{md5.hexdigest()}"'
-        if persist:
-            with contextlib.suppress(OSError), open(path, "rb") as handle:
+            etag = f'"{md5.hexdigest()}"'
+            if persist:
                 _set_xattr(handle.fileno(), stat, etag)
     _remember(path, stat, etag)
-    return etag
+    return stat, etag
 
 
 def remember_etag(path: Path, etag: str, *, persist: bool) -> None:

@@ -159,22 +159,16 @@ class LocalObjectStore:
             etag = _files.etag_of(path, persist=owned)
         except (FileNotFoundError, NotADirectoryError):
             raise NotFoundError(f"The object {uri} does not exist.") from None
-        return ObjectInfo(
-            uri=uri,
-            size=stat.st_size,
-            etag=etag,
-            last_modified=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
-        )
+        return ObjectInfo(uri=uri, size=stat.st_size, etag=etag, last_modified=_modified(stat))
 
     def _upload_file(self, src: Path, uri: str, link: bool) -> ObjectInfo:
         path, owned = self._object_path(uri, must_exist=False)
         if link and owned:
-            etag = _files.etag_of(src, persist=False)
             with self._writing(uri):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 _files.place_copy(src, path, link=True)
-            _files.remember_etag(path, etag, persist=True)
-            return self._info(uri, path, owned)
+            stat, etag = _files.stat_and_etag(path, persist=True)  # a link shares the source's xattr and content
+            return ObjectInfo(uri=uri, size=stat.st_size, etag=etag, last_modified=_modified(stat))
         with self._writing(uri), open(src, "rb") as source, _files.atomic_writer(path, remember_etag=owned) as out:
             while chunk := source.read(1 << 20):
                 out.write(chunk)
@@ -275,3 +269,7 @@ def file_uri(path: str) -> str:
 
 def _quote(name: str, safe: str = "") -> str:
     return quote(name, safe=safe + "!$&'()*+,;=:@-._~")
+
+
+def _modified(stat: os.stat_result) -> datetime:
+    return datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC)

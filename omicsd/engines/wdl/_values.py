@@ -76,9 +76,9 @@ def neutral_outputs(outputs: Env.Bindings[Value.Base]) -> dict[str, Any]:
 
 def _neutral(value: Value.Base) -> Any:
     if isinstance(value, Value.File):
-        return LocalFile(os.path.realpath(value.value))
+        return LocalFile(_resolved(value.value))
     if isinstance(value, Value.Directory):
-        return LocalDirectory(os.path.realpath(value.value))
+        return LocalDirectory(_resolved(value.value))
     if isinstance(value, Value.Array):
         return [_neutral(item) for item in value.value]
     if isinstance(value, Value.Map):
@@ -90,6 +90,17 @@ def _neutral(value: Value.Base) -> Any:
     if isinstance(value, Value.Null):
         return None
     return value.json
+
+
+def _resolved(path: str) -> str:
+    """``path`` with a symlink at its end resolved (an output that is an input keeps the input's real name).
+
+    Only the last component decides the exported object's name; resolving every parent directory as well
+    (``realpath``: one ``lstat`` per component) cost about as much as exporting the file.
+    """
+    if os.path.isabs(path) and not os.path.islink(path.rstrip("/")):
+        return path
+    return os.path.realpath(path)
 
 
 def _map_key(key: Value.Base) -> str:
