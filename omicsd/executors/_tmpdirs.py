@@ -68,13 +68,17 @@ class TmpDirs:
 def _emptied(path: Path) -> bool:
     """Remove everything inside ``path`` (not ``path`` itself); whether it is empty afterwards."""
     try:
+        removed = False
         with os.scandir(path) as entries:
             for entry in entries:
+                removed = True
                 with contextlib.suppress(FileNotFoundError):
                     if entry.is_dir(follow_symlinks=False):
                         shutil.rmtree(entry.path)
                     else:
                         os.unlink(entry.path)
+        if not removed:  # the usual case: the task left nothing behind
+            return True
         with os.scandir(path) as entries:
             return not any(entries)
     except OSError:

@@ -79,18 +79,36 @@ class ThreadNamespace:
             NamespaceError: the thread could not enter the namespace (nothing changed), or could not return
                 to its own (it then stays isolated: it has lost the network, never gained one).
         """
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        own = _own_namespace()
+        _setns(self.fd, "enter the shared network namespace")
         try:
-            _setns(self.fd, "enter the shared network namespace")
-            try:
-                yield
-            finally:
-                _setns(own, "return to the thread's network namespace")
+            yield
         finally:
-            os.close(own)
+            _setns(own, "return to the thread's network namespace")
 
     def __repr__(self) -> str:
         return f"ThreadNamespace(path={self.path!r})"
+
+
+class _OwnDescriptor:
+    """A thread's descriptor of its own namespace, closed when the thread ends (its thread-local goes)."""
+
+    def __init__(self) -> None:
+        self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+    def __del__(self) -> None:
+        os.close(self.fd)
+
+
+_own = threading.local()
+
+
+def _own_namespace() -> int:
+    """A descriptor of the namespace the calling thread is in outside :meth:`ThreadNamespace.entered`."""
+    held: _OwnDescriptor | None = getattr(_own, "held", None)
+    if held is None:
+        held = _own.held = _OwnDescriptor()
+    return held.fd
 
 
 def thread_namespace() -> ThreadNamespace | None:

@@ -17,6 +17,7 @@ its final newline is still being written and is ignored by readers.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import string
@@ -88,15 +89,19 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 
 
 def ensure_stream(root: Path, group: str, stream: str) -> Path:
-    """Create the stream file with its header unless it exists; safe when processes race to create it."""
+    """Create the stream file with its header unless it exists; safe when processes race to create it.
+
+    The header is written to a temporary file that is then linked into place, so a reader never sees a stream
+    without its header.
+    """
     path = stream_path(root, group, stream)
     if path.exists():
         return path
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = _temporary(path.parent)
     except FileNotFoundError:  # the stream's first in its directory: create the directories once
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = _temporary(path.parent)
     try:
         try:
             os.write(fd, header_line(stream, now_ms()))
@@ -108,3 +113,15 @@ def ensure_stream(root: Path, group: str, stream: str) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     return path
+
+
+_TEMPORARIES = itertools.count()
+
+
+def _temporary(directory: Path) -> tuple[int, str]:
+    """A new private file in ``directory``: named by process and counter (no random name to draw), else mkstemp."""
+    name = os.path.join(directory, f".tmp-{os.getpid()}-{next(_TEMPORARIES)}")
+    try:
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
+    except FileExistsError:  # left by a process that had the same pid and crashed
+        return tempfile.mkstemp(dir=directory, prefix=".tmp-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,16 @@ def test_a_stream_is_created_with_its_directories_and_header_once(tmp_path: Path
     sibling = _layout.ensure_stream(tmp_path, "/aws/omics/WorkflowLog", "run/1/task/3")
     assert sibling.parent == path.parent
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name, sibling.name], "no temporary file is left"
+
+
+def test_a_temporary_left_by_a_crashed_process_does_not_stop_creation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _layout.ensure_stream(tmp_path, "g", "run/1/task/1")
+    monkeypatch.setattr(_layout, "_TEMPORARIES", iter([0, 0]))  # the next name is the one a crash left behind
+    (first.parent / f".tmp-{os.getpid()}-0").write_bytes(b"garbage")
+    second = _layout.ensure_stream(tmp_path, "g", "run/1/task/2")
+    header = _layout.parse_line(second.read_bytes())
+    assert header is not None and header["logStreamName"] == "run/1/task/2"
+    assert (first.parent / f".tmp-{os.getpid()}-0").read_bytes() == b"garbage"
+    assert oct(second.stat().st_mode & 0o777) == oct(first.stat().st_mode & 0o777)

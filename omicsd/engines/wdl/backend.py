@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -139,13 +140,13 @@ class LocalTaskContainer(TaskContainer):
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.is_symlink():
                 link.symlink_to(host_path.rstrip("/"))
-        script = Path(self.host_dir) / "command"
-        script.write_text(command)
+        script = os.path.join(self.host_dir, "command")
+        _write_file(script, command.encode())
         capacity = ctx.executor.capacity()
         env = {str(k): str(v) for k, v in (self.runtime_values.get("env") or {}).items()}
         return TaskRequest(
             name=name,
-            command=[self.cfg["task_runtime"]["command_shell"] or "/bin/bash", str(script)],
+            command=[self.cfg["task_runtime"]["command_shell"] or "/bin/bash", script],
             cwd=work,
             stdout_path=Path(self.host_stdout_txt()),  # type: ignore[no-untyped-call]
             stderr_path=Path(self.host_stderr_txt()),  # type: ignore[no-untyped-call]
@@ -225,6 +226,16 @@ def _rounded(requested: Requested) -> tuple[int, int, int]:
         return requested.normalized()
     except ValidationError:
         return max(1, math.ceil(requested.cpus)), max(1, math.ceil(requested.memory_bytes / GIB)), requested.gpus
+
+
+def _write_file(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _clamp(value: int, limit: int) -> int:
