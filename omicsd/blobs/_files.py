@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -83,14 +83,19 @@ def place_copy(src: Path, dest: Path, *, link: bool) -> bool:
     fd, tmp = _mkstemp(dest.parent)
     os.fchmod(fd, 0o644)
     os.close(fd)
+    _into_place(tmp, dest, lambda: _clone_or_copy(src, Path(tmp)))
+    return False
+
+
+def _into_place(tmp: str | Path, dest: Path, fill: Callable[[], None] = lambda: None) -> None:
+    """Run ``fill`` (which completes ``tmp``), then rename ``tmp`` over ``dest``; ``tmp`` is removed on failure."""
     try:
-        _clone_or_copy(src, Path(tmp))
+        fill()
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return False
 
 
 def _link_into_place(src: Path, dest: Path) -> bool:
@@ -115,12 +120,7 @@ def _link_into_place(src: Path, dest: Path) -> bool:
             if exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES):
                 return False
             raise
-        try:
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        _into_place(tmp, dest)
         return True
     raise FileExistsError(f"no free temporary name in {directory}")
 
