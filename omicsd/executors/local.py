@@ -122,8 +122,7 @@ class LocalExecutor:
         env = workspace.env_for(request, reservation)
         start_time = time.time()
         try:
-            with isolation.spawning():
-                process = workspace.spawn(request, isolation.argv(request.command), env)
+            process = _spawn_isolated(workspace, request, isolation, env)
         except OSError as exc:
             _note_spawn_failure(request, exc)
             status = 126 if isinstance(exc, PermissionError) else 127
@@ -296,6 +295,26 @@ class _Workspace:
         pooled, self.pooled_tmp = self.pooled_tmp, None
         if pooled is not None:
             pooled[0].give_back(pooled[1])
+
+
+def _spawn_isolated(
+    workspace: _Workspace, request: TaskRequest, isolation: NetworkIsolation, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start the command isolated as ``isolation`` says.
+
+    A command started by a thread that then could not leave the namespace is killed before the error goes up
+    (nothing would wait for it).
+    """
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        with isolation.spawning():
+            process = workspace.spawn(request, isolation.argv(request.command), env)
+    except BaseException:
+        if process is not None:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+        raise
+    return process
 
 
 def _note_spawn_failure(request: TaskRequest, exc: OSError) -> None:

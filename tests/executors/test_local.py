@@ -223,3 +223,34 @@ def test_children_of_a_task_older_than_a_pid_cycle_are_found_by_a_full_scan(
     request = make_request(["bash", "-c", "sleep 1000 & echo $! > bg.pid; exit 0"])
     assert executor.run(request).exit_status == 0
     assert not _alive(int((request.cwd / "bg.pid").read_text()))
+
+
+def test_a_command_whose_thread_cannot_leave_the_namespace_is_killed(
+    executor: LocalExecutor, make_request: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import contextmanager
+
+    from omicsd.executors import local
+    from omicsd.executors.isolation import NetworkIsolation
+    from omicsd.executors.netns import NamespaceError
+
+    started: list[int] = []
+    real_spawn = local._Workspace.spawn
+
+    def spawn(self: object, *args: object) -> object:
+        process = real_spawn(self, *args)  # type: ignore[arg-type]
+        started.append(process.pid)
+        return process
+
+    class Stuck(NetworkIsolation):
+        @contextmanager
+        def spawning(self):  # type: ignore[no-untyped-def,override]
+            yield
+            raise NamespaceError("cannot return to the thread's network namespace")
+
+    monkeypatch.setattr(local._Workspace, "spawn", spawn)
+    monkeypatch.setattr(local, "network_isolation", lambda mode: Stuck())
+    with pytest.raises(NamespaceError):
+        executor.run(make_request(["sleep", "30"], network=False))
+    assert len(started) == 1 and not _alive(started[0]), "the command does not outlive the failure"
+    assert executor.ledger.try_acquire(2) is not None, "its capacity was released"
