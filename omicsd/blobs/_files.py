@@ -72,19 +72,14 @@ def atomic_writer(path: Path, *, remember_etag: bool = True) -> Iterator[Hashing
     _remember(path, os.stat(path), etag)
 
 
-def place_copy(src: Path, dest: Path, *, link: bool) -> bool:
-    """Make ``dest`` a copy of ``src``: a hard link when allowed, else a reflink, else a byte copy.
-
-    Returns:
-        Whether ``dest`` is a hard link of ``src``.
-    """
+def place_copy(src: Path, dest: Path, *, link: bool) -> None:
+    """Make ``dest`` a copy of ``src``: a hard link when allowed, else a reflink, else a byte copy."""
     if link and _link_into_place(src, dest):
-        return True
+        return
     fd, tmp = _mkstemp(dest.parent)
     os.fchmod(fd, 0o644)
     os.close(fd)
     _into_place(tmp, dest, lambda: _clone_or_copy(src, Path(tmp)))
-    return False
 
 
 def _into_place(tmp: str | Path, dest: Path, fill: Callable[[], None] = lambda: None) -> None:

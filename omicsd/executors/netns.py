@@ -132,11 +132,13 @@ def thread_namespace() -> ThreadNamespace | None:
 
 def shared_prefix() -> tuple[str, ...] | None:
     """``nsenter --net=<namespace> --`` for this process's namespace, or ``None`` when unavailable."""
-    nsenter = shutil.which("nsenter")
-    namespace = thread_namespace() if nsenter is not None else None
-    if nsenter is None or namespace is None:
+    namespace = thread_namespace()
+    if namespace is None:
         return None
     if namespace.nsenter_prefix is None:
+        nsenter = shutil.which("nsenter")
+        if nsenter is None:
+            return None
         namespace.nsenter_prefix = (nsenter, f"--net={namespace.path}", "--")
     return namespace.nsenter_prefix
 
