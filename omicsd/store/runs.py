@@ -58,17 +58,9 @@ def get(conn: Connection, run_id: str) -> RunRecord | None:
     return to_record(RunRecord, row) if row else None
 
 
-def get_with_tags(conn: Connection, run_id: str, arn: str) -> tuple[RunRecord, dict[str, str]] | None:
-    """A live run and the tags of ``arn`` (its ARN) in one statement, or ``None``."""
-    return _with_tags(conn.execute(_GET_WITH_TAGS, {"run_id": run_id, "arn": arn}).all())
-
-
 def read_with_tags(store: Store, run_id: str, arn: str) -> tuple[RunRecord, dict[str, str]] | None:
-    """:func:`get_with_tags` as a statement of its own, outside any transaction (GetRun's fast path)."""
-    return _with_tags(store.prepared(_GET_WITH_TAGS).rows(run_id=run_id, arn=arn))
-
-
-def _with_tags(rows: Sequence[Sequence[Any]]) -> tuple[RunRecord, dict[str, str]] | None:
+    """A live run and the tags of ``arn`` (its ARN) in one statement of its own, or ``None`` (GetRun's read)."""
+    rows = store.prepared(_GET_WITH_TAGS).rows(run_id=run_id, arn=arn)
     if not rows:
         return None
     values = list(rows[0][:_RECORD_WIDTH])

@@ -33,17 +33,16 @@ def _run(run_id: str, minute: int, **values: object) -> RunRecord:
     return replace(base, **values)  # type: ignore[arg-type]
 
 
-def test_get_with_tags(db_url: str) -> None:
+def test_read_with_tags(db_url: str) -> None:
     store = open_store(db_url)
     try:
         with store.write() as conn:
             repo.insert(conn, _run("1000001", 0, name="tagged", parameters={"x": 1}))
             repo.insert(conn, _run("1000002", 1))
             tag_store.replace(conn, ARN.format("1000001"), {"a": "1", "b": "2"})
-        with store.read() as conn:
-            found = repo.get_with_tags(conn, "1000001", ARN.format("1000001"))
-            plain = repo.get_with_tags(conn, "1000002", ARN.format("1000002"))
-            missing = repo.get_with_tags(conn, "9999999", ARN.format("9999999"))
+        found = repo.read_with_tags(store, "1000001", ARN.format("1000001"))
+        plain = repo.read_with_tags(store, "1000002", ARN.format("1000002"))
+        missing = repo.read_with_tags(store, "9999999", ARN.format("9999999"))
         assert found is not None and plain is not None and missing is None
         record, tags = found
         assert (record.name, record.parameters, tags) == ("tagged", {"x": 1}, {"a": "1", "b": "2"})
@@ -62,9 +61,11 @@ def test_read_with_tags_outside_a_transaction_matches(db_url: str) -> None:
             repo.insert(conn, _run("1000002", 1, status=RunStatus.DELETED))
             tag_store.replace(conn, ARN.format("1000001"), {"a": "1", "b": "2"})
         with store.read() as conn:
-            expected = repo.get_with_tags(conn, "1000001", ARN.format("1000001"))
+            record = repo.get(conn, "1000001")
+            expected = (record, tag_store.get(conn, ARN.format("1000001")))
         assert repo.read_with_tags(store, "1000001", ARN.format("1000001")) == expected
-        assert expected is not None and expected[0].start_time == when and expected[0].status is RunStatus.PENDING
+        assert record is not None and record.start_time == when and record.status is RunStatus.PENDING
+        assert expected[1] == {"a": "1", "b": "2"}
         assert repo.read_with_tags(store, "1000002", ARN.format("1000002")) is None, "a tombstone is hidden"
         assert repo.read_with_tags(store, "9999999", ARN.format("9999999")) is None
         with store.write() as conn:  # a later write is seen: nothing is cached but the compiled statement
