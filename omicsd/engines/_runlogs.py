@@ -49,7 +49,9 @@ class RunLogs:
         """Ship records of ``logger_names`` (and their children) to ``run/<id>/engine`` while open.
 
         With logLevel OFF nothing is shipped and the loggers only pass warnings to the run directory's
-        own log files.
+        own log files. Handlers an engine installed on its own loggers (cwltool writes every record to stderr,
+        which is the run directory's ``driver.log``) keep only warnings and errors while records are shipped:
+        the stream has the rest, and formatting and writing every job's lines twice costs the run time.
         """
         loggers = [logging.getLogger(name) for name in logger_names]
         saved = [(lg, lg.level, lg.propagate) for lg in loggers]
@@ -60,6 +62,9 @@ class RunLogs:
                 lambda batch: self.writer.append(LOG_GROUP, stream, [(int(t * 1000), m) for t, m in batch]),
                 level=self.level,
             )
+        own = [(h, h.level) for lg in loggers for h in lg.handlers] if handler is not None else []
+        for h, level in own:
+            h.setLevel(max(level, logging.WARNING))
         for lg in loggers:
             lg.setLevel(self.level if self.level is not None else logging.WARNING)
             lg.propagate = False
@@ -73,6 +78,8 @@ class RunLogs:
                     lg.removeHandler(handler)
                 lg.setLevel(level)
                 lg.propagate = propagate
+            for h, level in own:
+                h.setLevel(level)
             if handler is not None:
                 handler.close()
 

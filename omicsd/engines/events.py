@@ -168,16 +168,25 @@ class EventDecodeError(ValueError):
     """A journal line is not a known event."""
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in EVENT_TYPES.values()
+}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_dict(event: Event) -> dict[str, Any]:
     """The JSON-able mapping of an event, with its ``type`` first."""
     body: dict[str, Any] = {"type": event.type}
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
-        if isinstance(value, TaskMetrics):
+    names = _FIELD_NAMES.get(type(event)) or tuple(f.name for f in dataclasses.fields(event))
+    for name in names:
+        value = getattr(event, name)
+        if type(value) in _SCALARS:  # most fields: skip the abstract-class checks below
+            pass
+        elif isinstance(value, TaskMetrics):
             value = dataclasses.asdict(value)
         elif isinstance(value, Mapping):
             value = dict(value)
-        body[f.name] = value
+        body[name] = value
     return body
 
 

@@ -15,7 +15,10 @@ context for every step job. Here
 - the file-system access class answers ``realpath`` at once for the directories handed out: they are named
   under roots resolved once, so they are already real paths (cwltool resolves all three for every job);
 - :meth:`RunRuntimeContext.copy` copies the attributes directly, as ``copy.copy`` does without its generic
-  protocol.
+  protocol;
+- step jobs are named by :class:`StepJobNames` (cwltool's ``workflow_job_step_name_callback``) with the names
+  cwltool gives them (``echo``, ``echo_2``, ``echo_3`` …) without cwltool's search from the bare stem, which
+  tries every name taken before and makes naming a scatter of n jobs cost n² set lookups.
 
 The names are unique within the run: the counter is the run's, and a name that exists already (a directory
 left from elsewhere) is skipped.
@@ -30,8 +33,10 @@ import itertools
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from cwltool.context import RuntimeContext
+from cwltool.process import shortname
 from cwltool.secrets import SecretStore
 from cwltool.stdfsaccess import StdFsAccess
 
@@ -54,6 +59,30 @@ class _JobDirs:
                 if not os.path.lexists(path):
                     self.handed_out.add(path)
                     return path
+
+
+class StepJobNames:
+    """Proposes the next free-looking name for each step's next job, in the order cwltool would pick them.
+
+    cwltool passes the proposal through its ``uniquename`` (the run's set of taken names), which keeps it when it
+    is free, as it is unless another step is literally named like a numbered job of this one; then cwltool's own
+    search from the proposal finds the next free name. Names stay unique either way.
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+        self._stems: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, step: Any, inputs: object) -> str:
+        """The name for the next job of ``step`` (a cwltool ``WorkflowJobStep``; ``inputs`` are not used)."""
+        with self._lock:
+            stem = self._stems.get(step.id)
+            if stem is None:
+                stem = self._stems[step.id] = shortname(step.id)
+            number = self._next.get(stem, 1)
+            self._next[stem] = number + 1
+        return stem if number == 1 else f"{stem}_{number}"
 
 
 class RunRuntimeContext(RuntimeContext):
@@ -126,6 +155,7 @@ def runtime_context(cwl_root: Path, *, basedir: Path, name: str) -> RunRuntimeCo
             "secret_store": SecretStore(),
             "name": name,
             "make_fs_access": _fs_access(dirs),
+            "workflow_job_step_name_callback": StepJobNames(),
         }
     )
     runtime.job_dirs = dirs

@@ -10,8 +10,9 @@ import pytest
 from cwltool.context import LoadingContext
 from cwltool.executors import SingleJobExecutor
 from cwltool.load_tool import load_tool
+from cwltool.process import uniquename
 
-from omicsd.engines.cwl._runtime import RunRuntimeContext, runtime_context
+from omicsd.engines.cwl._runtime import RunRuntimeContext, StepJobNames, runtime_context
 
 STAGING_TOOL = """cwlVersion: v1.2
 class: CommandLineTool
@@ -90,3 +91,25 @@ def test_cwltool_creates_the_directories_a_job_uses_when_it_runs(tmp_path: Path)
     assert (temporary / "copy").read_text() == "data\n"
     (staged,) = staging.glob("*/in.txt")
     assert staged.is_symlink() and staged.resolve() == (tmp_path / "in.txt").resolve()
+
+
+class _Step:
+    def __init__(self, step_id: str) -> None:
+        self.id = step_id
+
+
+def test_step_jobs_get_the_names_cwltool_would_give_them() -> None:
+    names = StepJobNames()
+    taken: set[str] = set()
+    echo, count = _Step("file:///defs/main.cwl#echo"), _Step("file:///defs/main.cwl#count")
+    given = [uniquename(names(step, {}), taken) for step in (echo, echo, count, echo, count)]
+    assert given == ["echo", "echo_2", "count", "echo_3", "count_2"]
+
+
+def test_a_proposed_name_that_is_taken_still_ends_unique() -> None:
+    names = StepJobNames()
+    taken: set[str] = set()
+    literal, echo = _Step("file:///defs/main.cwl#echo_2"), _Step("file:///defs/main.cwl#echo")
+    given = [uniquename(names(step, {}), taken) for step in (literal, echo, echo, echo)]
+    assert len(set(given)) == len(given)
+    assert given[:2] == ["echo_2", "echo"]
