@@ -42,6 +42,7 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -64,7 +65,14 @@ class ForkServerUnavailable(InternalError):
 class ForkServer:
     """The server's handle on a running fork-server helper (see the module docstring)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket, modules: list[str]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        sock: socket.socket,
+        modules: list[str],
+        *,
+        on_exit: Callable[[int], None] | None = None,
+    ) -> None:
         self.process = process
         """The helper process (a child of the server, in its own session)."""
         self.modules = tuple(modules)
@@ -77,11 +85,14 @@ class ForkServer:
         self._exits: OrderedDict[int, int] = OrderedDict()
         self._next_id = 0
         self._eof = False
+        self._on_exit = on_exit
         self._reader = threading.Thread(target=self._read_loop, name="omicsd-forkserver-reader", daemon=True)
         self._reader.start()
 
     @classmethod
-    def start(cls, modules: list[str], *, log_path: Path | None = None) -> ForkServer:
+    def start(
+        cls, modules: list[str], *, log_path: Path | None = None, on_exit: Callable[[int], None] | None = None
+    ) -> ForkServer:
         """Start a helper that preloads ``modules`` (each must offer ``preload()`` and ``run_driver(run_dir)``).
 
         Returns at once; the helper imports in the background (see :meth:`wait_ready`).
@@ -89,6 +100,8 @@ class ForkServer:
         Args:
             modules: driver modules, e.g. ``["omicsd.engines.wdl.driver", "omicsd.engines.cwl.driver"]``.
             log_path: file for the helper's own stderr (drivers log to their run directory); default: inherit.
+            on_exit: called with a driver's pid as soon as the helper reports that it ended (on the handle's
+                reader thread; it must not block). The scheduler uses it to look at the run at once.
 
         Raises:
             OSError: the helper process could not be started.
@@ -112,7 +125,7 @@ class ForkServer:
             if log is not None:
                 log.close()
         logger.info("forkserver.started pid=%d modules=%s", process.pid, ",".join(modules))
-        return cls(process, ours, list(modules))
+        return cls(process, ours, list(modules), on_exit=on_exit)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until the helper finished preloading (or died); ``True`` if it is ready."""
@@ -211,6 +224,14 @@ class ForkServer:
 
     def _handle(self, message: dict[str, Any]) -> None:
         op = message.get("op")
+        self._record(op, message)
+        if op == "exited" and self._on_exit is not None:
+            try:
+                self._on_exit(int(message["pid"]))
+            except Exception:
+                logger.exception("forkserver.on_exit_failed")
+
+    def _record(self, op: object, message: dict[str, Any]) -> None:
         with self._cond:
             if op == "ready":
                 self._ready = message

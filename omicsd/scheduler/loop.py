@@ -11,7 +11,8 @@ Owns: :class:`Scheduler`, one thread that loops over
 2. **supervise** — for every active run, read new journal lines (a ``stat`` per run when nothing changed) and
    apply them through :class:`~omicsd.services.run_events.RunEventApplier`; send SIGTERM to drivers of runs
    being cancelled (SIGKILL if they ignore it); fail runs whose driver died without finishing them;
-3. **sleep** until woken (a new run, a cancel) or a short tick (20 ms while runs are active, 0.5 s idle).
+3. **sleep** until woken (a new run, a cancel, a warm-forked driver's exit) or a short tick (20 ms while runs
+   are active, 0.5 s idle).
 
 :meth:`Scheduler.recover` runs first: drivers that outlived a previous server are re-attached by pid and start
 time, journals are replayed from the stored offset, and runs whose driver is gone are failed with a reason,
@@ -97,6 +98,7 @@ class Scheduler:
             idle_seconds=config.warm_idle_seconds,
             log_path=config.data_dir / "forkserver.log",
             enabled=config.forkserver,
+            on_exit=self._driver_ended,
         )
         self._admit_due = True
         self._supervise_due = True
@@ -139,6 +141,10 @@ class Scheduler:
         """Make the loop run now, with an admission pass and a full supervision pass (a run was cancelled, ...)."""
         self._admit_due = True
         self._supervise_due = True
+        self._wake.set()
+
+    def _driver_ended(self, pid: int) -> None:
+        """A driver forked by a warm helper ended: look at its run now, not at the next tick."""
         self._wake.set()
 
     def queued(self, group_id: str | None) -> None:

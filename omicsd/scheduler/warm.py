@@ -33,10 +33,6 @@ Starter = Callable[[list[str], Path | None], ForkServer]
 """Starts a helper for some driver modules, writing its stderr to a log file (``ForkServer.start``)."""
 
 
-def _start(modules: list[str], log_path: Path | None) -> ForkServer:
-    return ForkServer.start(modules, log_path=log_path)
-
-
 @dataclass
 class _Helper:
     server: ForkServer
@@ -54,7 +50,8 @@ class WarmDrivers:
         idle_seconds: float,
         log_path: Path | None = None,
         enabled: bool = True,
-        start: Starter = _start,
+        on_exit: Callable[[int], None] | None = None,
+        start: Starter | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Set up an empty pool.
@@ -65,14 +62,16 @@ class WarmDrivers:
                 stopped; ``0`` stops it as soon as its drivers have ended.
             log_path: where helpers write their own stderr.
             enabled: ``False`` makes :meth:`take` always answer ``None`` (``server.warm_drivers = false``).
-            start: how a helper is started (tests pass a fake).
+            on_exit: called with the pid of each driver a helper forked, as soon as it has ended (from the
+                helper handle's reader thread; see :meth:`ForkServer.start`).
+            start: how a helper is started (tests pass a fake); default: :meth:`ForkServer.start`.
             clock: monotonic seconds (tests pass a fake).
         """
         self.modules = frozenset(modules)
         self.idle_seconds = idle_seconds
         self.enabled = enabled
         self._log_path = log_path
-        self._start = start
+        self._start = start or (lambda modules, log: ForkServer.start(modules, log_path=log, on_exit=on_exit))
         self._clock = clock
         self._helpers: dict[str, _Helper] = {}
         self._retry_after: dict[str, float] = {}

@@ -150,6 +150,27 @@ def test_exit_status_is_reported_and_children_are_reaped(forkserver: ForkServer,
         assert not Path(f"/proc/{pid}").exists()
 
 
+def test_on_exit_hears_of_each_ended_driver_once_its_status_is_known(modules: str, tmp_path: Path) -> None:
+    heard: list[tuple[int, int | None]] = []
+    fs = ForkServer.start(
+        [f"fake_driver_{modules}"],
+        log_path=tmp_path / "fs.log",
+        on_exit=lambda pid: heard.append((pid, fs.exit_status(pid))),
+    )
+    try:
+        assert fs.wait_ready(30)
+        failing = run_dir(tmp_path, "failing")
+        (failing / "code").write_text("3")
+        pids = [
+            fs.launch(f"fake_driver_{modules}", run_dir(tmp_path, "ok")),
+            fs.launch(f"fake_driver_{modules}", failing),
+        ]
+        eventually(lambda: len(heard) == 2)
+    finally:
+        fs.close()
+    assert sorted(heard) == sorted([(pids[0], 0), (pids[1], 3)])
+
+
 def test_a_live_driver_is_seen_through_proc_like_a_reattached_one(
     forkserver: ForkServer, modules: str, tmp_path: Path
 ) -> None:

@@ -178,3 +178,19 @@ def test_real_helper_is_started_on_demand_and_stopped_when_idle(tmp_path: Path) 
         assert server.process.poll() is not None  # the helper process has exited
     finally:
         warm.close()
+
+
+def test_helpers_are_started_with_the_pools_exit_callback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake_start(modules: list[str], **kwargs: Any) -> ForkServer:
+        calls.append({"modules": modules, **kwargs})
+        return cast(ForkServer, FakeHelper(modules, pid=7))
+
+    def ended(pid: int) -> None:
+        pass
+
+    monkeypatch.setattr(ForkServer, "start", fake_start)
+    warm = WarmDrivers([WDL], idle_seconds=60, log_path=tmp_path / "fs.log", on_exit=ended)
+    assert warm.take(WDL) is None
+    assert calls == [{"modules": [WDL], "log_path": tmp_path / "fs.log", "on_exit": ended}]
