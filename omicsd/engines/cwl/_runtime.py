@@ -20,8 +20,9 @@ context for every step job. Here
   cwltool gives them (``echo``, ``echo_2``, ``echo_3`` …) without cwltool's search from the bare stem, which
   tries every name taken before and makes naming a scatter of n jobs cost n² set lookups.
 
-The names are unique within the run: the counter is the run's, and a name that exists already (a directory
-left from elsewhere) is skipped.
+The names are unique within the run: the counter is the run's, and a name the roots held already when the run
+began (a directory left from elsewhere) is skipped. The roots are listed once, not probed for every name: the
+thread that hands names out is the one that generates the jobs, and every probe is a system call.
 
 Must not: create anything outside the run directory's ``cwl/`` tree, or change what a job's paths mean to it
 (``$(runtime.outdir)`` and ``$(runtime.tmpdir)`` are the directories the command runs in and with).
@@ -48,6 +49,7 @@ class _JobDirs:
         self.out_root = os.path.realpath(out_root)
         self.tmp_root = os.path.realpath(tmp_root)
         self.handed_out: set[str] = set()
+        self._existing = {os.path.join(root, name) for root in (self.out_root, self.tmp_root) for name in _names(root)}
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -56,9 +58,16 @@ class _JobDirs:
         with self._lock:
             while True:
                 path = os.path.join(root, str(next(self._counter)))
-                if not os.path.lexists(path):
+                if path not in self._existing:
                     self.handed_out.add(path)
                     return path
+
+
+def _names(root: str) -> list[str]:
+    try:
+        return os.listdir(root)
+    except FileNotFoundError:
+        return []
 
 
 class StepJobNames:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import shlex
 import signal
 import threading
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from omicsd.engines._resources import Requested, instance_type_or_error
+from omicsd.engines._taskids import TaskIds
 from omicsd.engines.events import (
     CANCELLED,
     COMPLETED,
@@ -286,7 +286,7 @@ class RunContext:
         self.failure: Failure | None = None
         """The run's first task failure: the run fails with it, and every other task is cancelled."""
         self._lock = threading.Lock()
-        self._task_ids: set[str] = set()
+        self._task_ids = TaskIds()
         self._open: dict[str, Task] = {}
         self._commands: TextIO | None = None
 
@@ -294,7 +294,7 @@ class RunContext:
 
     def new_task(self, name: str, requested: Requested, image: str) -> Task:
         """Create a task and emit TaskCreated; a request no instance type fits fails the task at once."""
-        task = Task(self, self._new_task_id(), name, requested)
+        task = Task(self, self._task_ids.new(), name, requested)
         try:
             instance_type = instance_type_or_error(task.cpus, task.memory_gib, task.gpus, requested.accelerator_type)
         except ValidationError as exn:
@@ -382,14 +382,6 @@ class RunContext:
                 )
 
     # helpers
-
-    def _new_task_id(self) -> str:
-        with self._lock:
-            while True:
-                task_id = str(1_000_000 + secrets.randbelow(9_000_000))
-                if task_id not in self._task_ids:
-                    self._task_ids.add(task_id)
-                    return task_id
 
 
 def _describe(exn: BaseException) -> str:

@@ -22,7 +22,6 @@ earlier events with the record's own times.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from omicsd.domain.instance_types import instance_type, normalize
+from omicsd.engines._taskids import TaskIds
 from omicsd.engines.events import (
     CANCELLED,
     COMPLETED,
@@ -107,10 +107,9 @@ class TaskTracker:
         """The workflow's error message, as the weblog ``completed`` / ``error`` metadata reports it."""
         self.nextflow_version = ""
         """Nextflow's version from the weblog ``started`` metadata."""
-        self._new_task_id = new_task_id or self._random_id
+        self._new_task_id = new_task_id or TaskIds().new
         self._lock = threading.RLock()
         self._tasks: dict[str, _Task] = {}
-        self._ids: set[str] = set()
         self._failures: list[TaskFailure] = []
 
     # feeding
@@ -265,13 +264,6 @@ class TaskTracker:
             nextflow = workflow.get("nextflow")
             if isinstance(nextflow, dict) and isinstance(nextflow.get("version"), str):
                 self.nextflow_version = nextflow["version"]
-
-    def _random_id(self) -> str:
-        while True:
-            task_id = str(1_000_000 + secrets.randbelow(9_000_000))
-            if task_id not in self._ids:
-                self._ids.add(task_id)
-                return task_id
 
 
 def _created(task_id: str, record: TaskRecord, at: float) -> TaskCreated:

@@ -19,8 +19,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omicsd.domain.ids import new_id
 from omicsd.engines._cache import RunCache
+from omicsd.engines._taskids import TaskIds
 from omicsd.engines.events import COMPLETED, FAILED, Event, TaskCreated, TaskFinished, TaskMetrics
 from omicsd.engines.spec import RunSpec
 from omicsd.executors.base import TaskExecutor
@@ -90,7 +90,7 @@ class DriverContext:
         self.run_cache: RunCache | None = None
         """The run's run cache, once the driver opened it (``None``: the run has none)."""
         self._lock = threading.Lock()
-        self._task_ids: set[str] = set()
+        self._task_ids = TaskIds()
         self._attempts: dict[str, TaskCreated] = {}
         self._pending: dict[str, TaskOutcome] = {}
         self._failures: dict[str, TaskOutcome] = {}
@@ -100,12 +100,7 @@ class DriverContext:
 
     def new_task_id(self) -> str:
         """A random 7-digit task ID not used before in this run."""
-        with self._lock:
-            while True:
-                task_id = new_id()
-                if task_id not in self._task_ids:
-                    self._task_ids.add(task_id)
-                    return task_id
+        return self._task_ids.new()
 
     def task_name(self, host_dir: str, run_id: str) -> str:
         """HealthOmics name of the task whose miniwdl directory is ``host_dir``."""

@@ -29,9 +29,9 @@ def _context(tmp_path: Path) -> RunRuntimeContext:
 
 
 def test_job_directories_are_numbered_unique_and_not_created(tmp_path: Path) -> None:
+    (tmp_path / "cwl" / "tmp" / "2").mkdir(parents=True)  # a name in use when the run begins is skipped
     runtime = _context(tmp_path)
     out_root, tmp_root = (tmp_path / "cwl" / "out").resolve(), (tmp_path / "cwl" / "tmp").resolve()
-    (tmp_root / "2").mkdir()  # a name in use is skipped
     paths = [runtime.get_outdir(), runtime.get_tmpdir(), runtime.get_stagedir(), runtime.create_outdir()]
     assert paths == [str(out_root / "1"), str(tmp_root / "3"), str(tmp_root / "4"), str(out_root / "5")]
     assert not any(os.path.exists(path) for path in paths)
