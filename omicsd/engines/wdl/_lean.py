@@ -20,7 +20,10 @@ The second deliberate exception to "use miniwdl's seams, never patch it" (the fi
   another user; omicsd runs every task as the driver's own user;
 - at the end of every task and of the workflow, resolves every output file (a ``realpath``, one ``lstat`` per
   path component) to warn when two share a basename, which only matters to the layout of ``out/`` (omicsd
-  exports each output under its own name and index).
+  exports each output under its own name and index);
+- digests every task's inputs into a key for miniwdl's own call cache (``call_cache_key``), which omicsd keeps
+  off (``[call_cache] get/put = false``): the run cache keys tasks itself
+  (:func:`omicsd.engines.wdl.cache.task_key`), so the digest was computed for every task and never read.
 
 Measured on the 200-task scatter, these were about a third of miniwdl's per-task work. miniwdl reads these
 names from its modules' globals when it calls them, so :func:`lean_bookkeeping` swaps the module attributes
@@ -51,9 +54,17 @@ logger = logging.getLogger(__name__)
 
 LOG_FILE_HANDLERS = "LoggingFileHandler"
 _COLLISIONS = "_warn_output_basename_collisions"
+CALL_CACHE_KEY = "call_cache_key"
 
 SKIPPED: dict[str, tuple[str, ...]] = {
-    "WDL.runtime.task": (LOG_FILE_HANDLERS, "write_values_json", "link_outputs", "chmod_R_plus", _COLLISIONS),
+    "WDL.runtime.task": (
+        LOG_FILE_HANDLERS,
+        "write_values_json",
+        "link_outputs",
+        "chmod_R_plus",
+        _COLLISIONS,
+        CALL_CACHE_KEY,
+    ),
     "WDL.runtime.workflow": (LOG_FILE_HANDLERS, "write_values_json", "link_outputs", _COLLISIONS),
 }
 """Module → the names :func:`lean_bookkeeping` replaces in it."""
@@ -103,12 +114,18 @@ def _collisions_allowed(logger: logging.Logger, outputs: Env.Bindings[Value.Base
     """Stands in for ``_warn_output_basename_collisions`` (task and workflow): the warning is about ``out/``."""
 
 
+def _call_cache_key_unused(name: str, digest: str, inputs: Env.Bindings[Value.Base]) -> str:
+    """Stands in for ``call_cache_key``: miniwdl's call cache is off, so its key names the task only."""
+    return f"{name}/{digest}"
+
+
 _REPLACEMENTS: dict[str, Any] = {
     LOG_FILE_HANDLERS: _log_file_created,
     "write_values_json": _json_not_written,
     "link_outputs": _outputs_unlinked,
     "chmod_R_plus": _permissions_kept,
     _COLLISIONS: _collisions_allowed,
+    CALL_CACHE_KEY: _call_cache_key_unused,
 }
 
 

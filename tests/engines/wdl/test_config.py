@@ -18,6 +18,9 @@ def test_the_environment_and_config_files_do_not_change_a_run(tmp_path: Path, mo
     assert cfg["scheduler"]["container_backend"] == "omicsd_local"
     assert cfg["file_io"].get_bool("copy_input_files") is False
     assert cfg["task_runtime"].get_dict("defaults") == {}
+    # miniwdl's own call cache stays off: the run cache keys tasks itself, and _lean skips miniwdl's key
+    assert cfg["call_cache"].get_bool("get") is False
+    assert cfg["call_cache"].get_bool("put") is False
 
 
 def test_remembered_options_read_as_miniwdl_reads_them(tmp_path: Path) -> None:
