@@ -3,7 +3,7 @@
 Owns: :class:`Scheduler`, one thread that loops over
 
 1. **admit** — claim PENDING runs in priority order (PENDING -> STARTING), up to the concurrent-run limit,
-   prepare each run directory (definition unpacked, ``spec.json``) and start its driver. A pass reads only the
+   prepare each run directory (:mod:`omicsd.scheduler.rundir`) and start its driver. A pass reads only the
    columns admission needs, and never the queues of run groups at their ``maxRuns``. A new run in such a group
    (:meth:`Scheduler.queued`) causes no pass at all: its group has to lose an active run first, which always
    makes a pass due. Passes are spaced by a few times their own cost when wakes come in a stream; the first
@@ -14,6 +14,9 @@ Owns: :class:`Scheduler`, one thread that loops over
 3. **sleep** until woken (a new run, a cancel, a warm-forked driver's exit) or a short tick (20 ms while runs
    are active, 0.5 s idle).
 
+It also hands run groups' CPU/GPU limits to the executors whenever a group changes, and once a second stops
+runs past their group's ``maxDuration`` (both in :mod:`omicsd.scheduler.group_limits`).
+
 :meth:`Scheduler.recover` runs first: drivers that outlived a previous server are re-attached by pid and start
 time, journals are replayed from the stored offset, and runs whose driver is gone are failed with a reason,
 so no run stays active forever.
@@ -22,27 +25,21 @@ Must not: write the database except through services.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
 import threading
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from omicsd.domain.run_groups import admit, full_groups, timed_out
+from omicsd.domain.run_groups import admit, full_groups
 from omicsd.domain.runs import RunRecord
-from omicsd.domain.states import RUN_ACTIVE, RUN_TERMINAL, RunStatus
-from omicsd.engines._cache import mark_timed_out
-from omicsd.engines.definition import unpack_definition
+from omicsd.domain.states import RUN_TERMINAL, RunStatus
 from omicsd.engines.journal import journal_path, read_events
 from omicsd.engines.nextflow.driver import NOT_INSTALLED_MESSAGE as NEXTFLOW_NOT_INSTALLED
 from omicsd.engines.nextflow.driver import find_executable as find_nextflow
-from omicsd.engines.spec import CacheSpec, ExecutorSpec, RunSpec, write_spec
-from omicsd.errors import ConflictError, OmicsdError
-from omicsd.executors.capacity import CapacityLedger, Resources
-from omicsd.scheduler import supervisor
+from omicsd.engines.spec import ExecutorSpec
+from omicsd.errors import OmicsdError
+from omicsd.scheduler import group_limits, rundir, supervisor
 from omicsd.scheduler.supervisor import Driver
 from omicsd.scheduler.warm import WarmDrivers
 from omicsd.services import Services
@@ -90,7 +87,6 @@ class Scheduler:
         self.services = services
         self.config = config
         self.runs_dir = config.data_dir / "runs"
-        self.logs_dir = config.data_dir / "logs"
         self.capacity_dir = config.data_dir / "capacity"
         self._drivers: dict[str, Driver] = {}
         self._warm = WarmDrivers(
@@ -199,11 +195,12 @@ class Scheduler:
         if now - self._last_housekeeping >= HOUSEKEEPING_SECONDS:
             self._last_housekeeping = now
             self._admit_due = full = True
-            self._time_out_runs()
+            if group_limits.time_out_runs(self.services, self.runs_dir):
+                self.wake()
             self._warm.housekeep()
         if self._limits_due:
             self._limits_due = False
-            self._write_pool_limits()
+            group_limits.write_pool_limits(self.services, self.capacity_dir)
         if self.services.batches.step():
             self._wake.set()  # more batch work is waiting: do not sleep
         self.services.configurations.step()
@@ -310,7 +307,7 @@ class Scheduler:
     def _launch(self, record: RunRecord) -> None:
         run_dir = self.runs_dir / record.uuid
         try:
-            spec = self._prepare(record, run_dir)
+            spec = rundir.prepare(record, run_dir, services=self.services, config=self.config)
             if record.engine == "NEXTFLOW" and find_nextflow() is None:
                 self.services.run_events.fail(record, "WORKFLOW_RUN_FAILED", NEXTFLOW_NOT_INSTALLED)
                 return
@@ -328,48 +325,6 @@ class Scheduler:
         self._drivers[record.id] = driver
         if driver.forkserver is not None:
             self._warm.launched(module, driver.pid)
-
-    def _prepare(self, record: RunRecord, run_dir: Path) -> RunSpec:
-        definition = run_dir / "definition"
-        if definition.exists():
-            shutil.rmtree(definition)
-        definition.mkdir(parents=True)
-        archive = self.services.workflows.archive(record.workflow_id, record.workflow_version_name or "")
-        unpack_definition(archive, definition)
-        spec = RunSpec(
-            run_id=record.id,
-            run_uuid=record.uuid,
-            engine=record.engine or "WDL",
-            workflow_name=record.workflow_name or "",
-            definition_dir=str(definition),
-            main=record.main or "",
-            parameters=record.parameters or {},
-            run_output_uri=record.run_output_uri or record.output_uri,
-            buckets_root=str(self.config.buckets_root),
-            logs_root=str(self.logs_dir),
-            capacity_dir=str(self.capacity_dir),
-            s3_endpoint_url=self.config.s3_endpoint_url,
-            log_level=record.log_level or "ALL",
-            network=record.networking_mode == "VPC",
-            pool=record.run_group_id or "",
-            storage_type=record.storage_type or "DYNAMIC",
-            storage_capacity_gib=record.storage_capacity or 1200,
-            executor=self.config.executor,
-            region=self.config.region,
-            account=self.config.account,
-            cache=self._cache_spec(record),
-            engine_settings=record.engine_settings if isinstance(record.engine_settings, dict) else None,
-        )
-        write_spec(run_dir, spec)
-        return spec
-
-    def _cache_spec(self, record: RunRecord) -> CacheSpec | None:
-        if not record.cache_id:
-            return None
-        cache = self.services.run_caches.get(record.cache_id).record
-        return CacheSpec(
-            cache_id=cache.id, cache_uri=cache.entries_uri, cache_behavior=record.cache_behavior or cache.cache_behavior
-        )
 
     def _drain_by_id(self, run_id: str) -> RunRecord | None:
         with self.services.runs.store.read() as conn:
@@ -398,42 +353,6 @@ class Scheduler:
         elif now - driver.signalled_at > CANCEL_GRACE_SECONDS:
             logger.warning("run.cancel_kill run=%s pid=%d", driver.run_id, driver.pid)
             supervisor.kill(driver)
-
-    def _write_pool_limits(self) -> None:
-        """Hand run-group CPU/GPU limits to the executors (tasks beyond them wait PENDING)."""
-        with self.services.runs.store.read() as conn:
-            groups = group_store.all_groups(conn)
-        limits = {
-            gid: Resources(cpus=g.max_cpus or 0, gpus=g.max_gpus or 0)
-            for gid, g in groups.items()
-            if g.max_cpus or g.max_gpus
-        }
-        CapacityLedger(self.capacity_dir).write_pool_limits(limits)
-
-    def _time_out_runs(self) -> None:
-        """Stop runs that exceeded their run group's maxDuration; they end FAILED with RUN_TIMED_OUT."""
-        with self.services.runs.store.read() as conn:
-            groups = {gid: g for gid, g in group_store.all_groups(conn).items() if g.max_duration}
-            if not groups:
-                return
-            active = run_store.in_status(conn, [s for s in RUN_ACTIVE if s != RunStatus.PENDING])
-        now = datetime.now(UTC)
-        for record in active:
-            group = groups.get(record.run_group_id or "")
-            if record.failure_reason == "RUN_TIMED_OUT" or not timed_out(record, group, now):
-                continue
-            assert group is not None
-            message = f"The run exceeded the maximum duration of run group {group.id} ({group.max_duration} minutes)"
-            try:
-                self.services.runs.transition(
-                    record, RunStatus.STOPPING, failure_reason="RUN_TIMED_OUT", status_message=message
-                )
-            except ConflictError:
-                continue
-            with contextlib.suppress(OSError):
-                mark_timed_out(self.runs_dir / record.uuid)  # the driver only sees SIGTERM: tell it why
-            logger.info("run.timed_out id=%s group=%s", record.id, group.id)
-            self.wake()
 
     def _cancel_unlaunched(self, stopping: set[str]) -> None:
         """Runs cancelled between their claim and their launch have no driver to stop."""
