@@ -25,6 +25,7 @@ from omicsd.protocol.handlers import pricing as pricing_handlers
 from omicsd.protocol.handlers._common import EXPORT_PREFIX
 from omicsd.scheduler.loop import Scheduler, SchedulerConfig
 from omicsd.services import Services
+from omicsd.services._run_requests import RunPolicy
 from omicsd.services.batches import BatchService
 from omicsd.services.configurations import ConfigurationService
 from omicsd.services.logs import LogsService
@@ -33,7 +34,7 @@ from omicsd.services.pricing import PricingService, load_price_list
 from omicsd.services.run_caches import RunCacheService
 from omicsd.services.run_events import RunEventApplier
 from omicsd.services.run_groups import RunGroupService
-from omicsd.services.runs import RunPolicy, RunService
+from omicsd.services.runs import RunService
 from omicsd.services.tags import TagService
 from omicsd.services.tasks import TaskService
 from omicsd.services.workflows import WorkflowService

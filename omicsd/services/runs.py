@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -25,32 +25,23 @@ from omicsd.domain.runs import RunRecord, RunState, RunSummary
 from omicsd.domain.states import RUN_TERMINAL, RUN_TRANSITIONS, RunStatus
 from omicsd.domain.tags import check_new
 from omicsd.domain.transitions import decide
-from omicsd.domain.workflows import DEFAULT_VERSION, WorkflowRecord, check_runnable
-from omicsd.engines.nextflow.settings import check_profiles, parse_engine_settings
-from omicsd.errors import ConflictError, NotFoundError, QuotaExceededError, ValidationError
+from omicsd.domain.workflows import WorkflowRecord
+from omicsd.errors import ConflictError, NotFoundError, QuotaExceededError
 from omicsd.logs import streams
 from omicsd.logs.files import LogWriter
 from omicsd.services import _run_bulk as bulk
+from omicsd.services import _run_requests as requests
 from omicsd.services._idempotency import create_once
+from omicsd.services._run_requests import RunPolicy
 from omicsd.store import Store
 from omicsd.store import runs as repo
 from omicsd.store import tags as tag_store
 from omicsd.store import tasks as task_store
-from omicsd.store import workflows as workflow_store
 
 logger = logging.getLogger(__name__)
 
 HEADROOM_SECONDS = 1.0
 """How long a count of the stored runs may stand in for the next ones (see :class:`_Headroom`)."""
-
-
-@dataclass(frozen=True)
-class RunPolicy:
-    """Run defaults and quotas from the settings."""
-
-    max_stored_runs: int = 10000
-    default_storage_type: str = "DYNAMIC"
-    default_storage_capacity: int = 1200
 
 
 @dataclass(frozen=True)
@@ -110,7 +101,7 @@ class RunService:
         made: list[RunRecord] = []
 
         def insert(conn: Connection) -> str:
-            merged = self._merge_rerun(conn, params)
+            merged = requests.merge_rerun(conn, params)
             workflow = self.resolve_workflow(conn, merged)
             found = self.check_references(conn, merged)
             cache = found.get("cacheId")
@@ -303,28 +294,14 @@ class RunService:
         rules.check_session_policy(params.get("sessionPolicy"))
 
     def resolve_workflow(self, conn: Connection, params: Mapping[str, Any]) -> WorkflowRecord:
-        """The ACTIVE workflow (or version) a request runs; parameters checked against its template.
+        """The ACTIVE workflow (or version) a request runs, its parameters checked against the template.
 
         Raises:
             NotFoundError: no such workflow or version here.
             ConflictError: not ACTIVE.
             ValidationError: parameters do not fit the template.
         """
-        if params.get("workflowType", "PRIVATE") == "READY2RUN":
-            raise NotFoundError(f"Ready2Run workflow {params['workflowId']} not found")
-        owner = params.get("workflowOwnerId")
-        if owner and owner != self.arns.account_id:
-            raise NotFoundError(f"Workflow {params['workflowId']} shared by account {owner} not found")
-        version = params.get("workflowVersionName") or DEFAULT_VERSION
-        workflow = workflow_store.get(conn, params["workflowId"], version)
-        if workflow is None:
-            what = f"Workflow {params['workflowId']}" + (f" version {version}" if version else "")
-            raise NotFoundError(f"{what} not found")
-        check_runnable(workflow)
-        rules.check_parameters(params.get("parameters"), workflow.parameter_template)
-        if workflow.engine == "NEXTFLOW" and params.get("engineSettings") is not None:
-            _check_engine_settings(params["engineSettings"], workflow.profiles)
-        return workflow
+        return requests.resolve_workflow(conn, params, self.arns.account_id)
 
     def check_references(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
         """Run group, run cache and configuration named by a request must exist (and be usable).
@@ -351,69 +328,11 @@ class RunService:
 
     # -- helpers in life-cycle order ----------------------------------------------------------------------
 
-    def _merge_rerun(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any]:
-        merged = dict(params)
-        source_id = params.get("runId")
-        if not source_id:
-            return merged
-        source = repo.get(conn, source_id)
-        if source is None:
-            raise NotFoundError(f"Run {source_id} not found")
-        copied = _wire_settings(source)
-        for member in rules.RERUN_COPIED:
-            if merged.get(member) is None and copied.get(member) is not None:
-                merged[member] = copied[member]
-        merged["sourceRunId"] = source_id
-        return merged
-
     def build_record(
-        self, caller: Caller, run_id: str, uuid: str, p: Mapping[str, Any], workflow: WorkflowRecord
+        self, caller: Caller, run_id: str, uuid: str, params: Mapping[str, Any], workflow: WorkflowRecord
     ) -> RunRecord:
-        """The PENDING record of a validated request."""
-        storage_type = p.get("storageType") or workflow.storage_type or self.policy.default_storage_type
-        capacity = None
-        if storage_type == "STATIC":
-            capacity = rules.static_capacity(
-                p.get("storageCapacity") or workflow.storage_capacity, self.policy.default_storage_capacity
-            )
-        engine_settings = p.get("engineSettings") if workflow.engine == "NEXTFLOW" else None
-        return RunRecord(
-            id=run_id,
-            uuid=uuid,
-            status=RunStatus.PENDING,
-            creation_time=datetime.now(UTC),
-            workflow_id=workflow.id,
-            workflow_type=p.get("workflowType") or "PRIVATE",
-            workflow_version_name=workflow.version_name or None,
-            workflow_owner_id=p.get("workflowOwnerId"),
-            workflow_uuid=workflow.uuid,
-            workflow_name=None if workflow.is_version else workflow.name,
-            source_run_id=p.get("sourceRunId"),
-            role_arn=p["roleArn"],
-            output_uri=p["outputUri"],
-            run_output_uri=rules.run_output_uri(p["outputUri"], run_id, p.get("outputUriPrefixMode")),
-            output_uri_prefix_mode=p.get("outputUriPrefixMode"),
-            retention_mode=p.get("retentionMode") or "RETAIN",
-            networking_mode=p.get("networkingMode") or "RESTRICTED",
-            configuration_name=p.get("configurationName"),
-            name=p.get("name"),
-            priority=p.get("priority"),
-            parameters=dict(p.get("parameters") or {}),
-            storage_type=storage_type,
-            storage_capacity=capacity,
-            log_level=p.get("logLevel"),
-            run_group_id=p.get("runGroupId"),
-            cache_id=p.get("cacheId"),
-            cache_behavior=p.get("cacheBehavior"),
-            engine=workflow.engine,
-            engine_settings=engine_settings,
-            scratch_storage_mode=p.get("scratchStorageMode"),
-            session_policy=p.get("sessionPolicy"),
-            accelerators=workflow.accelerators,
-            digest=workflow.digest,
-            main=workflow.main,
-            started_by=caller.principal_arn,
-        )
+        """The PENDING record of a validated request (see :func:`~omicsd.services._run_requests.build_record`)."""
+        return requests.build_record(caller, run_id, uuid, params, workflow, self.policy)
 
     def make_room(self, conn: Connection, adding: int = 1) -> None:
         """Evict finished REMOVE runs, oldest first, so ``adding`` more runs fit the stored-runs quota.
@@ -471,48 +390,8 @@ class _Headroom:
             self._left, self._until = left, time.monotonic() + HEADROOM_SECONDS
 
 
-def _check_engine_settings(body: Any, declared_profiles: list[str]) -> None:
-    """Check Nextflow engineSettings: shape and profiles are request errors.
-
-    An unsupported engineVersion is not: HealthOmics accepts the run and fails it with
-    WORKFLOW_VER_VALIDATION_FAILED, which the driver does.
-    """
-    try:
-        settings = parse_engine_settings(body)
-    except ValidationError as exc:
-        if exc.details.get("failure_reason") != "WORKFLOW_VER_VALIDATION_FAILED" or not isinstance(body, dict):
-            raise
-        settings = parse_engine_settings({k: v for k, v in body.items() if k != "engineVersion"})
-    check_profiles(settings.profiles, declared_profiles)
-
-
 def _missing(kind: str) -> Callable[[Connection, str], Any]:
     def lookup(conn: Connection, value: str) -> Any:
         raise NotFoundError(f"{kind} {value} not found")
 
     return lookup
-
-
-def _wire_settings(record: RunRecord) -> dict[str, Any]:
-    """A stored run's settings under their StartRun member names (what a rerun copies)."""
-    return {
-        "workflowId": record.workflow_id,
-        "workflowType": record.workflow_type,
-        "workflowVersionName": record.workflow_version_name,
-        "workflowOwnerId": record.workflow_owner_id,
-        "parameters": record.parameters,
-        "name": record.name,
-        "priority": record.priority,
-        "runGroupId": record.run_group_id,
-        "storageType": record.storage_type,
-        "storageCapacity": record.storage_capacity,
-        "cacheId": record.cache_id,
-        "cacheBehavior": record.cache_behavior,
-        "logLevel": record.log_level,
-        "retentionMode": record.retention_mode,
-        "networkingMode": record.networking_mode,
-        "configurationName": record.configuration_name,
-        "engineSettings": record.engine_settings,
-        "scratchStorageMode": record.scratch_storage_mode,
-        "outputUriPrefixMode": record.output_uri_prefix_mode,
-    }
