@@ -29,13 +29,13 @@ from omicsd.domain.ids import Arns, new_id
 from omicsd.domain.runs import RunRecord, RunState, check_locations, check_parameters
 from omicsd.domain.states import RUN_TERMINAL, RunStatus
 from omicsd.domain.tags import check_new
-from omicsd.domain.workflows import DEFAULT_VERSION, WorkflowRecord, check_runnable
+from omicsd.domain.workflows import WorkflowRecord
 from omicsd.errors import ConflictError, NotFoundError, OmicsdError, QuotaExceededError, ValidationError
+from omicsd.services._run_requests import runnable_workflow
 from omicsd.services.runs import RunService
 from omicsd.store import Store
 from omicsd.store import batches as repo
 from omicsd.store import runs as run_store
-from omicsd.store import workflows as workflow_store
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +63,7 @@ class BatchWork:
             NotFoundError: no such workflow or version here.
             ConflictError: it is not ACTIVE.
         """
-        owner = default.get("workflowOwnerId")
-        if owner and owner != self.arns.account_id:
-            raise NotFoundError(f"Workflow {default['workflowId']} shared by account {owner} not found")
-        version = default.get("workflowVersionName") or DEFAULT_VERSION
-        workflow = workflow_store.get(conn, default["workflowId"], version)
-        if workflow is None:
-            what = f"Workflow {default['workflowId']}" + (f" version {version}" if version else "")
-            raise NotFoundError(f"{what} not found")
-        check_runnable(workflow)
-        return workflow
+        return runnable_workflow(conn, default, self.arns.account_id)
 
     def entries(self, record: BatchRecord) -> list[Any]:
         """A batch's run settings, checked as a whole.

@@ -1,9 +1,10 @@
 """What StartRun (and StartRunBatch, for each of its runs) makes of a request before it stores the run.
 
 Owns: :class:`RunPolicy` (the settings' run defaults and quotas), :func:`resolve_workflow` (the workflow or
-version a request runs, and its parameters checked against the template), :func:`merge_rerun` (a rerun takes
-the source run's settings it does not set), :func:`build_record` (the PENDING record) and
-:func:`wire_settings` (a stored run's settings under their StartRun names).
+version a request runs, with its parameters checked against the template; :func:`runnable_workflow` without
+them, for a batch's default settings), :func:`merge_rerun` (a rerun takes the source run's settings it does not
+set), :func:`build_record` (the PENDING record) and :func:`wire_settings` (a stored run's settings under their
+StartRun names).
 Must not: write anything (:class:`~omicsd.services.runs.RunService` stores the record).
 """
 
@@ -46,6 +47,20 @@ def resolve_workflow(conn: Connection, params: Mapping[str, Any], account_id: st
     """
     if params.get("workflowType", "PRIVATE") == "READY2RUN":
         raise NotFoundError(f"Ready2Run workflow {params['workflowId']} not found")
+    workflow = runnable_workflow(conn, params, account_id)
+    rules.check_parameters(params.get("parameters"), workflow.parameter_template)
+    if workflow.engine == "NEXTFLOW" and params.get("engineSettings") is not None:
+        check_engine_settings(params["engineSettings"], workflow.profiles)
+    return workflow
+
+
+def runnable_workflow(conn: Connection, params: Mapping[str, Any], account_id: str) -> WorkflowRecord:
+    """The ACTIVE workflow (or version) that ``workflowId``, ``workflowVersionName`` and ``workflowOwnerId`` name.
+
+    Raises:
+        NotFoundError: no such workflow or version here (a workflow shared by another account is not).
+        ConflictError: not ACTIVE.
+    """
     owner = params.get("workflowOwnerId")
     if owner and owner != account_id:
         raise NotFoundError(f"Workflow {params['workflowId']} shared by account {owner} not found")
@@ -55,9 +70,6 @@ def resolve_workflow(conn: Connection, params: Mapping[str, Any], account_id: st
         what = f"Workflow {params['workflowId']}" + (f" version {version}" if version else "")
         raise NotFoundError(f"{what} not found")
     check_runnable(workflow)
-    rules.check_parameters(params.get("parameters"), workflow.parameter_template)
-    if workflow.engine == "NEXTFLOW" and params.get("engineSettings") is not None:
-        check_engine_settings(params["engineSettings"], workflow.profiles)
     return workflow
 
 

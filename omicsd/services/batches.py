@@ -1,7 +1,7 @@
 """Run batches: StartRunBatch, GetBatch, ListBatch, ListRunsInBatch, CancelRunBatch, DeleteRunBatch, DeleteBatch.
 
 Owns: the batch use cases, :meth:`BatchService.transition` (the only code that changes a batch's status) and
-:meth:`BatchService.step`, which advances batches in the background:
+:meth:`BatchService.step`, which advances batches in the background (:mod:`omicsd.services._batch_steps`):
 
 - CREATING -> PENDING at once;
 - PENDING -> SUBMITTING once the run settings are read and pass the batch-level checks (else FAILED with a
@@ -21,9 +21,7 @@ Must not: know the wire format, or run anything (the scheduler runs the runs).
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +34,6 @@ from omicsd.domain.batches import (
     BatchRunRecord,
     BatchStatus,
     RunSummary,
-    SubmissionStatus,
     SubmissionSummary,
 )
 from omicsd.domain.callers import Caller
@@ -45,6 +42,7 @@ from omicsd.domain.pagination import Page, decode_token, encode_token, page_size
 from omicsd.domain.tags import check_new
 from omicsd.domain.transitions import decide
 from omicsd.errors import ConflictError, NotFoundError, OmicsdError, ValidationError
+from omicsd.services._batch_steps import BatchSteps
 from omicsd.services._batch_work import BatchWork
 from omicsd.services._idempotency import create_once
 from omicsd.services.runs import RunService
@@ -95,17 +93,8 @@ class BatchService:
             Caller(account_id=arns.account_id, principal_arn=principal_arn, key="-"),
             chunk_size,
         )
-        self.check_interval = check_interval
-        """Seconds between two checks of whether an INPROGRESS or STOPPING batch's runs have all finished."""
-        self._entries: dict[str, list[Any]] = {}
-        self._checked: dict[str, float] = {}
-        self._cursors: dict[tuple[str, BatchStatus], int | None] = {}
-        """Per batch and operation (STOPPING, RUNS_DELETING): the last setting position handled (None: all)."""
-        self._stepping = threading.Lock()
-        self._idle_until = 0.0
-        """Monotonic time until which :meth:`step` need not look for batches (none was unfinished at its last look)."""
-        self._calls = 0
-        """Batch calls that may have made work (StartRunBatch, CancelRunBatch, DeleteRunBatch) so far."""
+        self.steps = BatchSteps(store, self.work, runs, self.transition, check_interval=check_interval)
+        """The background advancement of unfinished batches (:meth:`step`)."""
 
     # -- StartRunBatch ------------------------------------------------------------------------------------
 
@@ -283,7 +272,7 @@ class BatchService:
                 )
             repo.delete(conn, batch_id)
             tag_store.delete_all(conn, self.arn(batch_id))
-        self._forget(batch_id)
+        self.steps.forget(batch_id)
         logger.info("batch.deleted id=%s", batch_id)
 
     # -- the transition choke point -----------------------------------------------------------------------
@@ -312,33 +301,13 @@ class BatchService:
             logger.info("batch.status id=%s status=%s", record.id, target.value)
         return done
 
-    # -- background step ----------------------------------------------------------------------------------
-
     def step(self, budget: float = 0.5) -> bool:
         """Advance every unfinished batch, spending about ``budget`` seconds at most; ``True`` if work was done.
 
-        Safe to call from several threads (one steps, the others return ``False``) and after a restart.
+        Safe to call from several threads (one steps, the others return ``False``) and after a restart (see
+        :class:`~omicsd.services._batch_steps.BatchSteps`).
         """
-        if time.monotonic() < self._idle_until or not self._stepping.acquire(blocking=False):
-            return False
-        try:
-            deadline = time.monotonic() + budget
-            calls = self._calls
-            with self.store.read() as conn:
-                batches = repo.in_status(conn, _ADVANCING)
-            if not batches and calls == self._calls:  # the scheduler steps every tick: rest until a call comes
-                self._idle_until = time.monotonic() + IDLE_RECHECK_SECONDS
-            did = False
-            for batch_id, _ in batches:
-                try:
-                    did = self._advance(batch_id, deadline) or did
-                except Exception:  # one broken batch must not stop the others; the next step retries it
-                    logger.exception("batch.step_failed id=%s", batch_id)
-                if time.monotonic() >= deadline:
-                    break
-            return did
-        finally:
-            self._stepping.release()
+        return self.steps.step(budget)
 
     def exists(self, conn: Any, ref: ArnRef) -> bool:
         """Whether a tag ARN names a batch (for :meth:`TagService.register`)."""
@@ -348,7 +317,7 @@ class BatchService:
         """ARN of a batch."""
         return self.arns.of("runBatch", batch_id)
 
-    # -- helpers in life-cycle order ----------------------------------------------------------------------
+    # -- helpers ---------------------------------------------------------------------------------------------
 
     def _settings_etag(self, uri: str) -> str:
         try:
@@ -356,108 +325,6 @@ class BatchService:
         except (OmicsdError, OSError) as exc:
             message = exc.message if isinstance(exc, OmicsdError) else str(exc)
             raise ValidationError(f"s3UriSettings {uri} cannot be read: {message}") from exc
-
-    def _advance(self, batch_id: str, deadline: float) -> bool:
-        with self.store.read() as conn:
-            record = repo.get(conn, batch_id)
-        if record is None:
-            return False
-        try:
-            if record.status == _B.CREATING:
-                return self.transition(record, _B.PENDING)
-            if record.status == _B.PENDING:
-                return self._read_settings(record)
-            if record.status == _B.SUBMITTING:
-                return self._submit(record, deadline)
-            if record.status == _B.INPROGRESS:
-                return self._finish_when_done(record, _B.PROCESSED)
-            if record.status == _B.STOPPING:
-                return self._cancel_some(record, deadline)
-            if record.status == _B.RUNS_DELETING:
-                return self._delete_some(record, deadline)
-        except ConflictError as exc:
-            logger.warning("batch.step_conflict id=%s: %s", batch_id, exc.message)
-        return False
-
-    def _read_settings(self, record: BatchRecord) -> bool:
-        try:
-            entries = self.work.entries(record)
-        except ValidationError as exc:
-            return self._fail(record, exc.message)
-        if self.transition(record, _B.SUBMITTING, total_runs=len(entries)):
-            self._entries[record.id] = entries
-        return True
-
-    def _submit(self, record: BatchRecord, deadline: float) -> bool:
-        entries = self._entries.get(record.id)
-        try:
-            if entries is None:  # after a restart
-                entries = self._entries[record.id] = self.work.entries(record)
-            with self.store.read() as conn:
-                workflow = self.work.workflow(conn, record.default_run_setting)
-        except (ValidationError, NotFoundError, ConflictError) as exc:
-            return self._fail(record, exc.message)
-        while True:
-            done, created = self.work.submit_chunk(record.id, entries, workflow)
-            if created:
-                self.runs.queued(record.run_group_id)
-            if done < 0:
-                self._forget(record.id)
-                return True
-            if done >= len(entries):
-                self._forget(record.id)
-                self.transition(record, _B.INPROGRESS)
-                return True
-            if time.monotonic() >= deadline:
-                return True
-
-    def _finish_when_done(self, record: BatchRecord, target: BatchStatus) -> bool:
-        now = time.monotonic()
-        if now < self._checked.get(record.id, 0.0):
-            return False
-        self._checked[record.id] = now + self.check_interval
-        with self.store.read() as conn:
-            if repo.has_active_runs(conn, record.id):
-                return False
-        self._checked.pop(record.id, None)
-        return self.transition(record, target)
-
-    def _cancel_some(self, record: BatchRecord, deadline: float) -> bool:
-        self._entries.pop(record.id, None)
-        return self._sweep(record, deadline, self.work.cancel_chunk, _B.CANCELLED)
-
-    def _delete_some(self, record: BatchRecord, deadline: float) -> bool:
-        return self._sweep(record, deadline, self.work.delete_chunk, None)
-
-    def _sweep(
-        self,
-        record: BatchRecord,
-        deadline: float,
-        chunk: Callable[[str, int], int | None],
-        finished: BatchStatus | None,
-    ) -> bool:
-        """Run ``chunk`` over the batch's settings in order (a cursor per batch), then finish the operation."""
-        key = (record.id, record.status)
-        did = False
-        while (after := self._cursors.get(key, -1)) is not None:
-            self._cursors[key] = chunk(record.id, after)
-            did = True
-            if time.monotonic() >= deadline:
-                return True
-        if finished is not None:  # cancel: done once every run has stopped
-            moved = self._finish_when_done(record, finished)
-        else:
-            with self.store.read() as conn:
-                failed = repo.any_failed(conn, record.id, SubmissionStatus.DELETE_FAILED)
-            moved = self.transition(record, _B.RUNS_DELETE_FAILED if failed else _B.RUNS_DELETED)
-        if moved:
-            self._cursors.pop(key, None)
-        return moved or did
-
-    def _fail(self, record: BatchRecord, reason: str) -> bool:
-        self._forget(record.id)
-        logger.info("batch.failed id=%s reason=%s", record.id, reason)
-        return self.transition(record, _B.FAILED, failure_reason=reason)
 
     def _operation(
         self, batch_id: str, allowed: frozenset[BatchStatus], target: BatchStatus, name: str, verb: str
@@ -475,25 +342,12 @@ class BatchService:
 
     def _busy(self) -> None:
         """A batch call made work: the next :meth:`step` looks for it."""
-        self._calls += 1
-        self._idle_until = 0.0
+        self.steps.busy()
 
     def _found(self, record: BatchRecord | None, batch_id: str) -> BatchRecord:
         if record is None:
             raise NotFoundError(f"Batch {batch_id} not found")
         return record
-
-    def _forget(self, batch_id: str) -> None:
-        self._entries.pop(batch_id, None)
-        self._checked.pop(batch_id, None)
-        for key in list(self._cursors):  # a copy: the step thread may add keys meanwhile
-            if key[0] == batch_id:
-                self._cursors.pop(key, None)
-
-
-IDLE_RECHECK_SECONDS = 1.0
-"""When no batch is unfinished, how long :meth:`BatchService.step` trusts that (its own calls end it sooner)."""
-_ADVANCING = (_B.CREATING, _B.PENDING, _B.SUBMITTING, _B.INPROGRESS, _B.STOPPING, _B.RUNS_DELETING)
 
 
 def _settings_source(settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None, str | None]:

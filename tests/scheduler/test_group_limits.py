@@ -7,22 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from omicsd.domain.states import RunStatus, WorkflowStatus
+from omicsd.domain.states import RunStatus
 from omicsd.engines._cache import STOP_REASON_FILE
 from omicsd.executors.capacity import CapacityLedger, Resources
 from omicsd.scheduler import group_limits
 from omicsd.services import Services
-from tests.support.workflows import zip_text
-
-ROLE = "arn:aws:iam::123456789012:role/omicsd-test"
-HELLO = """version 1.0
-workflow hello {
-  call greet
-}
-task greet {
-  command <<< echo hi >>>
-}
-"""
+from tests.support.runs import register_workflow, start_run
 
 
 def _group(services: Services, **limits: Any) -> str:
@@ -30,17 +20,11 @@ def _group(services: Services, **limits: Any) -> str:
     return services.run_groups.create(services.caller(None), body).record.id
 
 
-def _running_run(services: Services, group: str, started: datetime) -> str:
-    caller = services.caller(None)
-    view = services.workflows.create(caller, {"definitionZip": zip_text({"main.wdl": HELLO})})
-    services.workflows.wait_idle()
-    assert services.workflows.get(view.record.id).record.status == WorkflowStatus.ACTIVE
-    params = {"workflowId": view.record.id, "roleArn": ROLE, "outputUri": "s3://out/", "runGroupId": group}
-    record = services.runs.start(caller, {**params, "requestId": str(uuid.uuid4())}).record
+def _running_run(services: Services, workflow_id: str, group: str, started: datetime) -> str:
+    run_id = start_run(services, workflow_id, runGroupId=group).id
     for status in (RunStatus.STARTING, RunStatus.RUNNING):
-        record = services.runs.get(record.id).record
-        assert services.runs.transition(record, status, start_time=started)
-    return record.id
+        assert services.runs.transition(services.runs.get(run_id).record, status, start_time=started)
+    return run_id
 
 
 def test_pool_limits_are_the_groups_cpu_and_gpu_limits(services: Services, tmp_path: Path) -> None:
@@ -54,8 +38,9 @@ def test_pool_limits_are_the_groups_cpu_and_gpu_limits(services: Services, tmp_p
 def test_runs_past_their_groups_max_duration_are_stopped_and_told_why(services: Services, tmp_path: Path) -> None:
     group = _group(services, maxDuration=5)
     now = datetime.now(UTC)
-    late = _running_run(services, group, now - timedelta(minutes=6))
-    in_time = _running_run(services, group, now - timedelta(minutes=1))
+    workflow_id = register_workflow(services)
+    late = _running_run(services, workflow_id, group, now - timedelta(minutes=6))
+    in_time = _running_run(services, workflow_id, group, now - timedelta(minutes=1))
     late_dir = tmp_path / services.runs.get(late).record.uuid
     late_dir.mkdir()
 

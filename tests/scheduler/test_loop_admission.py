@@ -14,23 +14,11 @@ import pytest
 from omicsd.app import build_scheduler
 from omicsd.config import Settings
 from omicsd.domain.runs import RunRecord
-from omicsd.domain.states import RunStatus, WorkflowStatus
+from omicsd.domain.states import RunStatus
 from omicsd.scheduler import loop
 from omicsd.scheduler.loop import Scheduler
 from omicsd.services import Services
-from tests.support.workflows import zip_text
-
-ROLE = "arn:aws:iam::123456789012:role/omicsd-test"
-HELLO = """version 1.0
-workflow hello {
-  input { String name }
-  call greet { input: name = name }
-}
-task greet {
-  input { String name }
-  command <<< echo ~{name} >>>
-}
-"""
+from tests.support.runs import register_workflow, start_run
 
 
 class Bench:
@@ -39,10 +27,7 @@ class Bench:
     def __init__(self, services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
         self.services = services
         self.caller = services.caller(None)
-        view = services.workflows.create(self.caller, {"definitionZip": zip_text({"main.wdl": HELLO})})
-        services.workflows.wait_idle()
-        assert services.workflows.get(view.record.id).record.status == WorkflowStatus.ACTIVE
-        self.workflow_id = view.record.id
+        self.workflow_id = register_workflow(services)
         self.scheduler: Scheduler = build_scheduler(settings, services)
         self.launched: list[RunRecord] = []
         monkeypatch.setattr(self.scheduler, "_launch", self.launched.append)
@@ -63,11 +48,7 @@ class Bench:
         ).record.id
 
     def run(self, group: str | None = None) -> str:
-        params: dict[str, Any] = {"workflowId": self.workflow_id, "roleArn": ROLE, "outputUri": "s3://out/"}
-        params.update(parameters={"name": "n"}, requestId=str(uuid.uuid4()))
-        if group:
-            params["runGroupId"] = group
-        return self.services.runs.start(self.caller, params).record.id
+        return start_run(self.services, self.workflow_id, **({"runGroupId": group} if group else {})).id
 
     def status(self, run_id: str) -> RunStatus:
         return self.services.runs.get(run_id).record.status

@@ -7,40 +7,20 @@ from pathlib import Path
 
 from omicsd.app import build_scheduler
 from omicsd.config import Settings
-from omicsd.domain.states import WorkflowStatus
 from omicsd.engines.spec import read_spec
 from omicsd.scheduler import rundir
 from omicsd.services import Services
-from tests.support.workflows import zip_text
-
-ROLE = "arn:aws:iam::123456789012:role/omicsd-test"
-HELLO = """version 1.0
-workflow hello {
-  input { String name }
-  call greet { input: name = name }
-}
-task greet {
-  input { String name }
-  command <<< echo ~{name} >>>
-}
-"""
+from tests.support.runs import register_workflow, start_run
 
 
-def _run(services: Services, **extra: object) -> tuple[str, str]:
-    caller = services.caller(None)
-    view = services.workflows.create(caller, {"definitionZip": zip_text({"main.wdl": HELLO})})
-    services.workflows.wait_idle()
-    assert services.workflows.get(view.record.id).record.status == WorkflowStatus.ACTIVE
-    params = {"workflowId": view.record.id, "roleArn": ROLE, "outputUri": "s3://out/", "requestId": str(uuid.uuid4())}
-    params.update(parameters={"name": "n"}, **extra)
-    run = services.runs.start(caller, params).record
-    return run.id, view.record.id
+def _run(services: Services, **members: object) -> str:
+    return start_run(services, register_workflow(services), **members).id
 
 
 def test_the_definition_is_unpacked_and_the_spec_written(
     services: Services, settings: Settings, tmp_path: Path
 ) -> None:
-    run_id, _ = _run(services, logLevel="ERROR", storageType="STATIC", storageCapacity=2400)
+    run_id = _run(services, logLevel="ERROR", storageType="STATIC", storageCapacity=2400)
     record = services.runs.get(run_id).record
     config = build_scheduler(settings, services).config
     run_dir = tmp_path / record.uuid
@@ -64,7 +44,7 @@ def test_a_run_with_a_cache_names_it_and_its_behavior(services: Services, settin
     cache = services.run_caches.create(
         services.caller(None), {"cacheS3Location": "s3://cache/", "requestId": str(uuid.uuid4())}
     ).record
-    run_id, _ = _run(services, cacheId=cache.id, cacheBehavior="CACHE_ALWAYS")
+    run_id = _run(services, cacheId=cache.id, cacheBehavior="CACHE_ALWAYS")
     record = services.runs.get(run_id).record
     spec = rundir.prepare(
         record, tmp_path / record.uuid, services=services, config=build_scheduler(settings, services).config

@@ -18,7 +18,7 @@ from omicsd.app import build_services
 from omicsd.blobs import open_store as open_blobs
 from omicsd.config import Settings
 from omicsd.domain.batches import BatchStatus, SubmissionStatus
-from omicsd.domain.states import RunStatus, WorkflowStatus
+from omicsd.domain.states import RunStatus
 from omicsd.errors import ConflictError, NotFoundError, ValidationError
 from omicsd.logs import streams
 from omicsd.logs.files import LogReader
@@ -30,9 +30,9 @@ from omicsd.services.configurations import ConfigurationService
 from omicsd.store import batches as batch_store
 from omicsd.store import tags as tag_store
 from tests.conftest import make_settings
-from tests.support.workflows import zip_text
+from tests.support import runs as runs_support
+from tests.support.runs import ROLE
 
-ROLE = "arn:aws:iam::123456789012:role/omicsd-test"
 HELLO = """version 1.0
 workflow hello {
   input { String name  Int times = 1 }
@@ -104,13 +104,7 @@ def stepping(services: Services, interval: float = 0.02) -> Iterator[None]:
 
 
 def register_workflow(services: Services, text: str = HELLO) -> str:
-    caller = services.caller(None)
-    view = services.workflows.create(
-        caller, {"definitionZip": zip_text({"main.wdl": text}), "requestId": str(uuid.uuid4())}
-    )
-    services.workflows.wait_idle()
-    assert services.workflows.get(view.record.id).record.status == WorkflowStatus.ACTIVE
-    return view.record.id
+    return runs_support.register_workflow(services, text)
 
 
 def settle(batches: BatchService, batch_id: str, until: tuple[str, ...], timeout: float = 60) -> Any:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from omicsd.domain.runs import RunState
-from omicsd.domain.states import RunStatus, TaskStatus, WorkflowStatus
+from omicsd.domain.states import RunStatus, TaskStatus
 from omicsd.domain.tasks import TaskRecord
 from omicsd.errors import ConflictError, NotFoundError
 from omicsd.logs import streams
@@ -17,31 +16,12 @@ from omicsd.services import Services
 from omicsd.store import runs as run_store
 from omicsd.store import tags as tag_store
 from omicsd.store import tasks as task_store
-from tests.support.workflows import zip_text
-
-ROLE = "arn:aws:iam::123456789012:role/omicsd-test"
-HELLO = """version 1.0
-workflow hello {
-  input { String name }
-  call greet { input: name = name }
-}
-task greet {
-  input { String name }
-  command <<< echo ~{name} >>>
-}
-"""
+from tests.support.runs import register_workflow, start_run
 
 
 def start_runs(services: Services, count: int, **params: object) -> list[str]:
-    caller = services.caller(None)
-    view = services.workflows.create(caller, {"definitionZip": zip_text({"main.wdl": HELLO}), "requestId": "wf"})
-    services.workflows.wait_idle()
-    assert services.workflows.get(view.record.id).record.status == WorkflowStatus.ACTIVE
-    request = {"workflowId": view.record.id, "roleArn": ROLE, "outputUri": "s3://out/", "parameters": {"name": "n"}}
-    return [
-        services.runs.start(caller, {**request, **params, "requestId": str(uuid.uuid4())}).record.id
-        for _ in range(count)
-    ]
+    workflow_id = register_workflow(services)
+    return [start_run(services, workflow_id, **params).id for _ in range(count)]
 
 
 def move(services: Services, run_id: str, *path: RunStatus) -> None:
