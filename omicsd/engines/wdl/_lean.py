@@ -21,9 +21,10 @@ The second deliberate exception to "use miniwdl's seams, never patch it" (the fi
 - at the end of every task and of the workflow, resolves every output file (a ``realpath``, one ``lstat`` per
   path component) to warn when two share a basename, which only matters to the layout of ``out/`` (omicsd
   exports each output under its own name and index);
-- digests every task's inputs into a key for miniwdl's own call cache (``call_cache_key``), which omicsd keeps
-  off (``[call_cache] get/put = false``): the run cache keys tasks itself
-  (:func:`omicsd.engines.wdl.cache.task_key`), so the digest was computed for every task and never read.
+- digests every call's inputs into a key for miniwdl's own call cache (``call_cache_key``, twice per task: in
+  the task runner and in the workflow's loop), which omicsd keeps off (``[call_cache] get/put = false``): the
+  run cache keys tasks itself (:func:`omicsd.engines.wdl.cache.task_key`). Under the key miniwdl also files the
+  paths a call read, for the cache entry of the workflow around it; only that cache reads them.
 
 Measured on the 200-task scatter, these were about a third of miniwdl's per-task work. miniwdl reads these
 names from its modules' globals when it calls them, so :func:`lean_bookkeeping` swaps the module attributes
@@ -65,7 +66,7 @@ SKIPPED: dict[str, tuple[str, ...]] = {
         _COLLISIONS,
         CALL_CACHE_KEY,
     ),
-    "WDL.runtime.workflow": (LOG_FILE_HANDLERS, "write_values_json", "link_outputs", _COLLISIONS),
+    "WDL.runtime.workflow": (LOG_FILE_HANDLERS, "write_values_json", "link_outputs", _COLLISIONS, CALL_CACHE_KEY),
 }
 """Module → the names :func:`lean_bookkeeping` replaces in it."""
 
@@ -115,7 +116,7 @@ def _collisions_allowed(logger: logging.Logger, outputs: Env.Bindings[Value.Base
 
 
 def _call_cache_key_unused(name: str, digest: str, inputs: Env.Bindings[Value.Base]) -> str:
-    """Stands in for ``call_cache_key``: miniwdl's call cache is off, so its key names the task only."""
+    """Stands in for ``call_cache_key``: miniwdl's call cache is off, so its key names the task or workflow only."""
     return f"{name}/{digest}"
 
 
