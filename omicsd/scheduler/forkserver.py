@@ -224,14 +224,6 @@ class ForkServer:
 
     def _handle(self, message: dict[str, Any]) -> None:
         op = message.get("op")
-        self._record(op, message)
-        if op == "exited" and self._on_exit is not None:
-            try:
-                self._on_exit(int(message["pid"]))
-            except Exception:
-                logger.exception("forkserver.on_exit_failed")
-
-    def _record(self, op: object, message: dict[str, Any]) -> None:
         with self._cond:
             if op == "ready":
                 self._ready = message
@@ -244,6 +236,11 @@ class ForkServer:
                 while len(self._exits) > _EXIT_MEMORY:
                     self._exits.popitem(last=False)
             self._cond.notify_all()
+        if op == "exited" and self._on_exit is not None:  # told outside the lock: it may ask for exit_status
+            try:
+                self._on_exit(int(message["pid"]))
+            except Exception:
+                logger.exception("forkserver.on_exit_failed")
 
     def _closed(self) -> None:
         with self._cond:
