@@ -32,7 +32,7 @@ from schema_salad.sourceline import strip_dup_lineno
 from omicsd.blobs import ObjectStore, open_store
 from omicsd.engines import _runlogs
 from omicsd.engines._cache import RunCache
-from omicsd.engines._runkit import Outcome, new_executor, watch_storage
+from omicsd.engines._runkit import Outcome, new_executor, report_run
 from omicsd.engines._staging import InputStager, StagingFailed
 from omicsd.engines.cwl._executor import TaskJobExecutor
 from omicsd.engines.cwl._lean import freeze_long_lived, lean_process
@@ -47,8 +47,6 @@ from omicsd.engines.events import (
     FAILED,
     Event,
     InputsStaged,
-    RunOutputs,
-    RunStarted,
 )
 from omicsd.engines.spec import RunSpec
 
@@ -104,21 +102,15 @@ class CwlRun:
             stack.callback(self.logs.close)
             stack.callback(self.ctx.close)
             stack.enter_context(host_javascript())
-            self.emit(RunStarted(time=time.time(), engine_version=_engine_version()))
-            monitor = watch_storage(self.spec, self.run_dir, self.ctx.abort)
-            try:
-                outcome = self._run()
-            finally:
-                storage_max = monitor.stop()
-            self.ctx.settle_all()
-            if outcome.status == COMPLETED and outcome.outputs is not None:
-                self.emit(RunOutputs(outputs=outcome.outputs, outputs_uri=outcome.outputs_uri))
-            self._export_cache(outcome)
-            logger.info(
-                "run.finished status=%s reason=%s message=%s",
-                outcome.status,
-                outcome.failure_reason,
-                outcome.status_message,
+            outcome, storage_max = report_run(
+                self.spec,
+                self.run_dir,
+                self.emit,
+                engine_version=_engine_version(),
+                abort=self.ctx.abort,
+                run=self._run,
+                conclude=self._conclude,
+                log=logger,
             )
         self.emit(outcome.finished(time.time(), storage_max))
 
@@ -201,6 +193,11 @@ class CwlRun:
             logger.warning("cache.open_failed", exc_info=True)
             return
         self.ctx.job_cache = JobCache(cache, Path(self.spec.definition_dir))
+
+    def _conclude(self, outcome: Outcome) -> None:
+        """Journal the tasks cwltool left open, then the export phase (:meth:`_export_cache`)."""
+        self.ctx.settle_all()
+        self._export_cache(outcome)
 
     def _export_cache(self, outcome: Outcome) -> None:
         """The export phase: completed tasks become cache entries when the cache behavior says so."""

@@ -32,7 +32,7 @@ from typing import IO, Final
 
 from omicsd.blobs import open_store
 from omicsd.engines import _runlogs
-from omicsd.engines._runkit import Outcome, watch_storage
+from omicsd.engines._runkit import Outcome, report_run
 from omicsd.engines._staging import StagingFailed
 from omicsd.engines.events import (
     CANCELLED,
@@ -40,8 +40,6 @@ from omicsd.engines.events import (
     FAILED,
     Event,
     InputsStaged,
-    RunOutputs,
-    RunStarted,
 )
 from omicsd.engines.nextflow import _launch
 from omicsd.engines.nextflow._data import ParamsMapper, export_published, write_params
@@ -124,30 +122,32 @@ class NextflowRun:
                 settings, problem = EngineSettings(), exn
             env = _launch.environment(self.environ, self.spec, layout, settings)
             version = "" if problem else settings.engine_version or self._installed_version(env)
-            self.emit(RunStarted(time=time.time(), engine_version=version))
-            monitor = watch_storage(self.spec, self.run_dir, self._abort)
-            try:
+
+            def run() -> Outcome:
                 if problem is not None:
                     reason = str(problem.details.get("failure_reason") or "WORKFLOW_RUN_FAILED")
-                    outcome = Outcome(FAILED, reason, f"ValidationException: {problem.message}")
-                else:
-                    outcome = self._run(layout, settings, env)
-            finally:
-                storage_max = monitor.stop()
-            completed = outcome.status == COMPLETED
-            self.tracker.settle(
-                COMPLETED if completed else CANCELLED,
-                "" if completed else "Task cancelled because the run stopped",
-            )
-            if completed and outcome.outputs is not None:
-                self.emit(RunOutputs(outputs=outcome.outputs, outputs_uri=outcome.outputs_uri))
-            logger.info(
-                "run.finished status=%s reason=%s message=%s",
-                outcome.status,
-                outcome.failure_reason,
-                outcome.status_message,
+                    return Outcome(FAILED, reason, f"ValidationException: {problem.message}")
+                return self._run(layout, settings, env)
+
+            outcome, storage_max = report_run(
+                self.spec,
+                self.run_dir,
+                self.emit,
+                engine_version=version,
+                abort=self._abort,
+                run=run,
+                conclude=self._settle_tasks,
+                log=logger,
             )
         self.emit(outcome.finished(time.time(), storage_max))
+
+    def _settle_tasks(self, outcome: Outcome) -> None:
+        """Tasks Nextflow left open end with the run: COMPLETED with it, else CANCELLED."""
+        completed = outcome.status == COMPLETED
+        self.tracker.settle(
+            COMPLETED if completed else CANCELLED,
+            "" if completed else "Task cancelled because the run stopped",
+        )
 
     # the run, in the order it happens
 

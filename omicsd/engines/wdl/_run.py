@@ -26,7 +26,7 @@ from WDL.runtime.error import RunFailed
 from omicsd.blobs import ObjectStore, open_store
 from omicsd.engines import _runlogs
 from omicsd.engines._cache import RunCache
-from omicsd.engines._runkit import Outcome, new_executor, watch_storage
+from omicsd.engines._runkit import Outcome, new_executor, report_run
 from omicsd.engines._staging import InputStager, StagingFailed, export_outputs
 from omicsd.engines.events import (
     CANCELLED,
@@ -34,8 +34,6 @@ from omicsd.engines.events import (
     FAILED,
     Event,
     InputsStaged,
-    RunOutputs,
-    RunStarted,
 )
 from omicsd.engines.spec import RunSpec
 from omicsd.engines.wdl import _context
@@ -109,21 +107,15 @@ class WdlRun:
             stack.enter_context(self.logs.engine_log(("wdl", "omicsd")))
             stack.callback(self.logs.close)
             stack.enter_context(_context.activate(self.ctx))
-            self.emit(RunStarted(time=time.time(), engine_version=_engine_version()))
-            monitor = watch_storage(self.spec, self.run_dir, self.ctx.abort)
-            try:
-                outcome = self._run()
-            finally:
-                storage_max = monitor.stop()
-            self.ctx.settle_all()
-            if outcome.status == COMPLETED and outcome.outputs is not None:
-                self.emit(RunOutputs(outputs=outcome.outputs, outputs_uri=outcome.outputs_uri))
-            self._export_cache(outcome)
-            logger.info(
-                "run.finished status=%s reason=%s message=%s",
-                outcome.status,
-                outcome.failure_reason,
-                outcome.status_message,
+            outcome, storage_max = report_run(
+                self.spec,
+                self.run_dir,
+                self.emit,
+                engine_version=_engine_version(),
+                abort=self.ctx.abort,
+                run=self._run,
+                conclude=self._conclude,
+                log=logger,
             )
         self.emit(outcome.finished(time.time(), storage_max))
 
@@ -188,6 +180,11 @@ class WdlRun:
             logger.warning("cache.open_failed", exc_info=True)
             return
         self.ctx.run_cache = cache
+
+    def _conclude(self, outcome: Outcome) -> None:
+        """Journal the tasks miniwdl left open, then the export phase (:meth:`_export_cache`)."""
+        self.ctx.settle_all()
+        self._export_cache(outcome)
 
     def _export_cache(self, outcome: Outcome) -> None:
         """The export phase: completed tasks become cache entries when the cache behavior says so."""
