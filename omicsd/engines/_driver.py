@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -93,7 +95,9 @@ def drive(run_dir: str | os.PathLike[str], engine: str, execute: Execute) -> int
 def cancel_on_signals(request_cancel: Callable[[], None], *, chain: bool = False) -> Iterator[None]:
     """Turn termination signals into a cancel request while the block runs.
 
-    With ``chain``, the handler a signal replaced (an engine's own, such as miniwdl's) runs next.
+    With ``chain``, the handler a signal replaced (an engine's own, such as miniwdl's) runs next. The outermost
+    block also watches the signals from a thread (:func:`_watched_signals`), so the cancel request is made at once
+    even while the main thread waits in an engine's loop.
     """
     previous: dict[int, Any] = {}
 
@@ -106,7 +110,65 @@ def cancel_on_signals(request_cancel: Callable[[], None], *, chain: bool = False
     for sig in CANCEL_SIGNALS:
         previous[int(sig)] = signal.signal(sig, handler)
     try:
-        yield
+        with _watched_signals(request_cancel):
+            yield
     finally:
         for signum, prior in previous.items():
             signal.signal(signum, prior)
+
+
+@contextmanager
+def _watched_signals(request_cancel: Callable[[], None]) -> Iterator[None]:
+    """While open, a thread makes the cancel request as soon as a termination signal arrives.
+
+    Python runs signal handlers on the main thread only. The kernel delivers a signal sent to the process to
+    any thread that does not block it; the main thread blocks every signal for a moment whenever it starts a
+    thread (glibc's ``pthread_create``). A signal caught by another thread then waits until the main thread
+    runs Python code again, and an engine's main loop that waits for its next finished task with no timeout
+    (miniwdl's) would not pass the cancel on until a task ends by itself. The C-level handler writes the signal
+    number to :func:`signal.set_wakeup_fd` whichever thread it runs on; this thread reads it.
+
+    Does nothing when not on the main thread or when a wakeup fd is in use already (an outer block, asyncio).
+    """
+    read_fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread
+        previous = None
+    if previous != -1:
+        if previous is not None:
+            signal.set_wakeup_fd(previous, warn_on_full_buffer=False)
+        os.close(read_fd)
+        os.close(write_fd)
+        yield
+        return
+    stop = threading.Event()
+    cancel_signals = {int(sig) for sig in CANCEL_SIGNALS}
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(read_fd, select.POLLIN)
+        while not stop.is_set():
+            if not poller.poll(_WATCH_POLL_MS):
+                continue
+            try:
+                received = os.read(read_fd, 512)
+            except BlockingIOError:
+                continue
+            if cancel_signals.intersection(received):
+                request_cancel()
+
+    watcher = threading.Thread(target=watch, name="omicsd-signals", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(-1)
+        stop.set()
+        watcher.join()
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+_WATCH_POLL_MS = 200
+"""How often the signal-watching thread looks whether its block has ended."""
