@@ -8,6 +8,7 @@ Must not: know a workflow language; each driver passes an ``execute`` function t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -149,8 +150,7 @@ def _watched_signals(request_cancel: Callable[[], None]) -> Iterator[None]:
         poller = select.poll()
         poller.register(read_fd, select.POLLIN)
         while not stop.is_set():
-            if not poller.poll(_WATCH_POLL_MS):
-                continue
+            poller.poll()
             try:
                 received = os.read(read_fd, 512)
             except BlockingIOError:
@@ -165,10 +165,8 @@ def _watched_signals(request_cancel: Callable[[], None]) -> Iterator[None]:
     finally:
         signal.set_wakeup_fd(-1)
         stop.set()
+        with contextlib.suppress(BlockingIOError):  # a full pipe wakes the watcher as well
+            os.write(write_fd, b"\0")  # not a signal number: wakes the watcher to see that the block has ended
         watcher.join()
         os.close(read_fd)
         os.close(write_fd)
-
-
-_WATCH_POLL_MS = 200
-"""How often the signal-watching thread looks whether its block has ended."""
